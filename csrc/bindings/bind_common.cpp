@@ -1,0 +1,19 @@
+#include "bindings/common.hpp"
+#include "bindings/registry.hpp"
+#include "common/limits.hpp"
+#include "common/thread_pool.hpp"
+
+namespace codeclens::py_glue {
+
+void register_common(py::module_& m) {
+  m.attr("__version__") = CODECLENS_VERSION;
+  m.def("max_pixels", &codeclens::max_pixels,
+        "Largest width * height a decoder accepts before allocating (default 178,956,970).");
+  m.def("set_max_pixels", &codeclens::set_max_pixels, py::arg("limit"),
+        "Set the pixel limit checked against every declared image size before allocation.");
+  m.def("default_thread_count", &codeclens::default_thread_count,
+        "Worker threads a batch call uses when threads=None: CPUs in this process's affinity mask, or "
+        "CODECLENS_NUM_THREADS when set.");
+}
+
+}  // namespace codeclens::py_glue

@@ -1,0 +1,77 @@
+// Shared pybind11 glue: buffer access without copies, arrays that adopt C++ memory, error mapping.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdlib>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "common/buffer.hpp"
+
+namespace codeclens::py_glue {
+
+namespace py = pybind11;
+
+// Holds a contiguous read-only buffer of any object exporting the buffer protocol (bytes, bytearray,
+// memoryview, mmap, numpy). The view stays valid, without a copy, until this object is destroyed, so the GIL
+// may be released while the core reads it.
+class BufferRef {
+ public:
+  BufferRef(py::handle obj, const char* what);
+  ~BufferRef();
+  BufferRef(const BufferRef&) = delete;
+  BufferRef& operator=(const BufferRef&) = delete;
+  BufferRef(BufferRef&& other) noexcept;
+  BufferRef& operator=(BufferRef&&) = delete;
+  ByteView view() const;
+
+ private:
+  Py_buffer buf_{};
+  bool held_ = false;
+};
+
+// Wraps memory from std::malloc in a numpy array that frees it: ownership moves, nothing is copied.
+py::array adopt_malloc(void* data, py::dtype dtype, std::vector<py::ssize_t> shape);
+
+template <typename T>
+py::array adopt_malloc(T* data, std::vector<py::ssize_t> shape) {
+  return adopt_malloc(static_cast<void*>(data), py::dtype::of<T>(), std::move(shape));
+}
+
+// A malloc'd block that frees itself unless released to adopt_malloc.
+struct MallocBlock {
+  void* ptr = nullptr;
+  MallocBlock() = default;
+  explicit MallocBlock(std::size_t bytes);
+  ~MallocBlock() { std::free(ptr); }
+  MallocBlock(MallocBlock&& o) noexcept : ptr(o.ptr) { o.ptr = nullptr; }
+  MallocBlock& operator=(MallocBlock&& o) noexcept {
+    std::swap(ptr, o.ptr);
+    return *this;
+  }
+  void* release() {
+    void* p = ptr;
+    ptr = nullptr;
+    return p;
+  }
+};
+
+// The Python exception instance for a caught core exception (same mapping as the registered translators).
+py::object exception_object(const std::exception_ptr& error);
+
+// Batch policy: "raise" re-raises the first failed item's exception (its index prepended to the message);
+// "return" puts exception instances in the failed items' places.
+enum class OnError { Raise, Return };
+OnError parse_on_error(const std::string& value);
+
+// Builds the result list of a batch: results[i] when errors[i] is null, else per policy.
+py::list finish_batch(std::vector<py::object>& results, const std::vector<std::exception_ptr>& errors,
+                      OnError policy);
+
+// Registers JpegError and the translators for the core's exception types on module m.
+void register_errors(py::module_& m);
+
+}  // namespace codeclens::py_glue

@@ -1,0 +1,20 @@
+"""codeclens: how image compression affects deep-learning classification.
+
+The compiled core (``codeclens._core``) holds the codec wrappers and kernels; the submodules are thin typed
+layers over it. Heavy dependencies (torch, matplotlib) are imported only by the submodules that need them.
+"""
+
+from __future__ import annotations
+
+from . import _core
+from ._core import JpegError, default_thread_count, max_pixels, set_max_pixels
+
+__version__: str = _core.__version__
+
+__all__ = [
+    "JpegError",
+    "__version__",
+    "default_thread_count",
+    "max_pixels",
+    "set_max_pixels",
+]
