@@ -1,0 +1,192 @@
+#include "metrics/image.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <type_traits>
+
+#include "common/errors.hpp"
+#include "metrics/simd.hpp"
+
+namespace codeclens::metrics {
+
+const char* sample_type_name(SampleType t) {
+  switch (t) {
+    case SampleType::U8: return "uint8";
+    case SampleType::U16: return "uint16";
+    case SampleType::F32: return "float32";
+    case SampleType::F64: return "float64";
+  }
+  return "?";
+}
+
+std::size_t sample_size(SampleType t) {
+  switch (t) {
+    case SampleType::U8: return 1;
+    case SampleType::U16: return 2;
+    case SampleType::F32: return 4;
+    case SampleType::F64: return 8;
+  }
+  return 1;
+}
+
+bool is_float(SampleType t) { return t == SampleType::F32 || t == SampleType::F64; }
+
+bool PlaneView::packed_rows() const {
+  const auto s = static_cast<std::ptrdiff_t>(sample_size(type));
+  return ch_stride == s && col_stride == s * channels;
+}
+
+std::string PlaneView::shape_string() const {
+  return std::to_string(height) + "x" + std::to_string(width) + "x" + std::to_string(channels);
+}
+
+PlaneView DoubleImage::view() const {
+  PlaneView v;
+  v.data = samples.data();
+  v.type = SampleType::F64;
+  v.height = height;
+  v.width = width;
+  v.channels = channels;
+  v.ch_stride = sizeof(double);
+  v.col_stride = static_cast<std::ptrdiff_t>(sizeof(double)) * channels;
+  v.row_stride = v.col_stride * width;
+  return v;
+}
+
+namespace {
+
+template <typename T>
+CODECLENS_INLINE T sample_at(const unsigned char* p) {
+  T value;
+  std::memcpy(&value, p, sizeof(T));  // strides need not be multiples of sizeof(T) in a foreign buffer
+  return value;
+}
+
+// NaN/inf detector: x * 0 is 0 for finite x and NaN otherwise; the sum stays 0 exactly when all are finite.
+template <typename T>
+CODECLENS_INLINE bool finite_sum_is_zero(double probe) {
+  if constexpr (std::is_floating_point_v<T>) return probe == 0.0;
+  return true;
+}
+
+template <typename T>
+CODECLENS_INLINE bool load_packed(const T* __restrict src, int count, double* __restrict out) {
+  // Chunks of 16 keep the vector loop busy on short strip rows (a 64-sample vector loop would leave a
+  // scalar tail of up to 63 samples).
+  constexpr int kChunk = 16;
+  double probe = 0.0;
+  int j = 0;
+  for (; j + kChunk <= count; j += kChunk) {
+    for (int l = 0; l < kChunk; ++l) out[j + l] = static_cast<double>(src[j + l]);
+    if constexpr (std::is_floating_point_v<T>) {
+      for (int l = 0; l < kChunk; ++l) probe += out[j + l] * 0.0;
+    }
+  }
+  for (; j < count; ++j) {
+    out[j] = static_cast<double>(src[j]);
+    if constexpr (std::is_floating_point_v<T>) probe += out[j] * 0.0;
+  }
+  return finite_sum_is_zero<T>(probe);
+}
+
+template <typename T>
+CODECLENS_INLINE bool load_packed_luma(const T* src, int pixels, double* out) {
+  double probe = 0.0;
+  for (int j = 0; j < pixels; ++j) {
+    const double r = static_cast<double>(src[3 * j]);
+    const double g = static_cast<double>(src[3 * j + 1]);
+    const double b = static_cast<double>(src[3 * j + 2]);
+    out[j] = kLumaR * r + kLumaG * g + kLumaB * b;
+    if constexpr (std::is_floating_point_v<T>) probe += out[j] * 0.0;
+  }
+  return finite_sum_is_zero<T>(probe);
+}
+
+template <typename T>
+CODECLENS_INLINE bool load_strided(const unsigned char* row, const PlaneView& v, int col0, int ncols, bool luma,
+                                   double* out) {
+  double probe = 0.0;
+  const int c = v.channels;
+  for (int j = 0; j < ncols; ++j) {
+    const unsigned char* px = row + static_cast<std::ptrdiff_t>(col0 + j) * v.col_stride;
+    if (luma) {
+      const double r = static_cast<double>(sample_at<T>(px));
+      const double g = static_cast<double>(sample_at<T>(px + v.ch_stride));
+      const double b = static_cast<double>(sample_at<T>(px + 2 * v.ch_stride));
+      out[j] = kLumaR * r + kLumaG * g + kLumaB * b;
+      if constexpr (std::is_floating_point_v<T>) probe += out[j] * 0.0;
+    } else {
+      for (int ch = 0; ch < c; ++ch) {
+        const double s = static_cast<double>(sample_at<T>(px + ch * v.ch_stride));
+        out[static_cast<std::ptrdiff_t>(j) * c + ch] = s;
+        if constexpr (std::is_floating_point_v<T>) probe += s * 0.0;
+      }
+    }
+  }
+  return finite_sum_is_zero<T>(probe);
+}
+
+template <typename T>
+CODECLENS_INLINE bool load_row_t(const PlaneView& v, int row, int col0, int ncols, bool luma, double* out) {
+  const auto* base = static_cast<const unsigned char*>(v.data) + static_cast<std::ptrdiff_t>(row) * v.row_stride;
+  const bool aligned = reinterpret_cast<std::uintptr_t>(base) % alignof(T) == 0 &&
+                       v.col_stride % static_cast<std::ptrdiff_t>(alignof(T)) == 0;
+  if (v.packed_rows() && aligned) {
+    const T* src = reinterpret_cast<const T*>(base) + static_cast<std::ptrdiff_t>(col0) * v.channels;
+    return luma ? load_packed_luma<T>(src, ncols, out) : load_packed<T>(src, ncols * v.channels, out);
+  }
+  return load_strided<T>(base, v, col0, ncols, luma, out);
+}
+
+CODECLENS_MULTIVERSION bool load_row_u8(const PlaneView& v, int row, int col0, int n, bool luma, double* out) {
+  return load_row_t<std::uint8_t>(v, row, col0, n, luma, out);
+}
+CODECLENS_MULTIVERSION bool load_row_u16(const PlaneView& v, int row, int col0, int n, bool luma, double* out) {
+  return load_row_t<std::uint16_t>(v, row, col0, n, luma, out);
+}
+CODECLENS_MULTIVERSION bool load_row_f32(const PlaneView& v, int row, int col0, int n, bool luma, double* out) {
+  return load_row_t<float>(v, row, col0, n, luma, out);
+}
+CODECLENS_MULTIVERSION bool load_row_f64(const PlaneView& v, int row, int col0, int n, bool luma, double* out) {
+  return load_row_t<double>(v, row, col0, n, luma, out);
+}
+
+}  // namespace
+
+void prefetch_row(const PlaneView& v, int row, int col0, int ncols) {
+  if (row < 0 || row >= v.height) return;
+  const auto* p = static_cast<const unsigned char*>(v.data) + static_cast<std::ptrdiff_t>(row) * v.row_stride +
+                  static_cast<std::ptrdiff_t>(col0) * v.col_stride;
+  const std::ptrdiff_t bytes = static_cast<std::ptrdiff_t>(ncols) * v.col_stride;
+  if (bytes <= 0) {
+    __builtin_prefetch(p);
+    return;
+  }
+  for (std::ptrdiff_t off = 0; off < bytes + 63; off += 64) __builtin_prefetch(p + std::min(off, bytes - 1));
+}
+
+bool load_row(const PlaneView& v, int row, int col0, int ncols, bool luma, double* out) {
+  switch (v.type) {
+    case SampleType::U8: return load_row_u8(v, row, col0, ncols, luma, out);
+    case SampleType::U16: return load_row_u16(v, row, col0, ncols, luma, out);
+    case SampleType::F32: return load_row_f32(v, row, col0, ncols, luma, out);
+    case SampleType::F64: return load_row_f64(v, row, col0, ncols, luma, out);
+  }
+  return false;
+}
+
+void check_same_layout(const PlaneView& a, const PlaneView& b) {
+  if (a.type != b.type) {
+    throw TypeMismatch(std::string("a and b must have the same dtype, got ") + sample_type_name(a.type) + " and " +
+                       sample_type_name(b.type) + " (cast one of them)");
+  }
+  if (a.height != b.height || a.width != b.width || a.channels != b.channels) {
+    throw InvalidArgument("a and b must have the same shape, got " + a.shape_string() + " and " +
+                          b.shape_string() + " (height x width x channels)");
+  }
+  if (a.height <= 0 || a.width <= 0 || a.channels <= 0) {
+    throw InvalidArgument("images must not be empty, got " + a.shape_string() + " (height x width x channels)");
+  }
+}
+
+}  // namespace codeclens::metrics
