@@ -83,6 +83,7 @@ void direct_realize(j_common_ptr cinfo) {
     e.data = static_cast<std::int16_t*>(std::calloc(static_cast<std::size_t>(e.rows) * e.blocks_w * kBlock + 1, sizeof(std::int16_t)));
     e.row_ptrs = static_cast<JBLOCKROW*>(std::malloc((static_cast<std::size_t>(e.rows) + 1) * sizeof(JBLOCKROW)));
     if (e.data == nullptr || e.row_ptrs == nullptr) ERREXIT1(cinfo, JERR_OUT_OF_MEMORY, 11);
+    advise_huge_pages(e.data, static_cast<std::size_t>(e.rows) * e.blocks_w * kBlock * sizeof(std::int16_t));
     for (JDIMENSION r = 0; r < e.rows; ++r) {
       e.row_ptrs[r] = reinterpret_cast<JBLOCKROW>(e.data + static_cast<std::size_t>(r) * e.blocks_w * kBlock);
     }
