@@ -14,6 +14,7 @@
 #include "metrics/gaussian.hpp"
 #include "metrics/mse_psnr.hpp"
 #include "metrics/ssim.hpp"
+#include "metrics/ssim_rows.hpp"
 
 namespace codeclens::py_glue {
 namespace {
@@ -185,6 +186,12 @@ void register_metrics(py::module_& parent) {
         return py::array_t<double>(static_cast<py::ssize_t>(w.size()), w.data());
       },
       py::arg("win_size") = 11, py::arg("sigma") = 1.5, "The normalised 1-D Gaussian taps the kernel uses.");
+  m.def("kernel_isa", &cm::kernel_isa,
+        "Instruction set of the SSIM row kernels: 'avx512', 'avx2' or 'baseline' (chosen from the CPU).");
+  m.def(
+      "set_kernel_isa", [](const std::string& name) { cm::set_kernel_isa(name.c_str()); }, py::arg("name"),
+      "Force the SSIM kernels' instruction set ('auto', 'avx512', 'avx2', 'baseline'); for tests and benchmarks. "
+      "Not thread-safe against running kernels.");
   m.def("wang_downsample_factor", &cm::wang_downsample_factor, py::arg("height"), py::arg("width"),
         "max(1, round(min(height, width) / 256)), MATLAB rounding.");
 }
