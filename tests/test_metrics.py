@@ -304,6 +304,12 @@ def test_strided_views_are_read_in_place_and_match_copies(photos):
         assert metrics.quality(a, b) == want, name
     chw_a, chw_b = np.ascontiguousarray(img.transpose(2, 0, 1)), np.ascontiguousarray(test.transpose(2, 0, 1))
     assert metrics.quality(chw_a, chw_b, channel_axis=0) == metrics.quality(img, test)
+    # float64 samples at an odd byte offset (e.g. a view into a file buffer) are read in place too
+    raw = bytearray(img.size * 8 + 1)
+    unaligned = np.frombuffer(raw, dtype=np.float64, count=img.size, offset=1).reshape(img.shape)
+    unaligned[...] = img
+    assert not unaligned.flags.aligned
+    assert metrics.quality(unaligned, test.astype(np.float64), data_range=255) == metrics.quality(img, test)
 
 
 # ------------------------------------------------------------------------------------------- torch
@@ -343,6 +349,26 @@ def test_torch_path_agrees_with_kernel(photos, dtype, options):
         _, torch_map = metrics.ssim(x, y, full=True, backend="torch", **kw)
         assert core_map.shape == torch_map.shape == (2, 1 if options else 3, a.shape[0] - 10, a.shape[1] - 10)
         assert (core_map - torch_map).abs().max() < 1e-10  # the issue asks for 1e-5
+
+
+def test_tensors_that_require_grad_get_a_differentiable_ssim(photos):
+    a = photos["astronaut"][:64, :80]
+    b = jpeg_roundtrip(a, quality=10)
+    x = (torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1))).double() / 255).requires_grad_()
+    y = torch.from_numpy(np.ascontiguousarray(b.transpose(2, 0, 1))).double() / 255
+    value = metrics.ssim(x, y, data_range=1.0)
+    assert value.requires_grad
+    assert float(value.detach()) == pytest.approx(metrics.ssim(a, b), abs=1e-12)
+    (1 - value).backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+    # one finite-difference probe of the gradient
+    i = (0, 30, 40)
+    step = torch.zeros_like(x)
+    step[i] = 1e-6
+    with torch.no_grad():
+        fd = (metrics.ssim(x + step, y, data_range=1.0, backend="torch") -
+              metrics.ssim(x - step, y, data_range=1.0, backend="torch")) / 2e-6
+    assert float(-x.grad[i]) == pytest.approx(float(fd), rel=1e-4, abs=1e-9)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -21,8 +21,6 @@ namespace {
 
 namespace cm = codeclens::metrics;
 
-constexpr int kNpyArrayAligned = 0x0100;  // NPY_ARRAY_ALIGNED
-
 cm::SampleType sample_type_of(const py::array& arr, const char* name) {
   const py::dtype dt = arr.dtype();
   if (dt.equal(py::dtype::of<std::uint8_t>())) return cm::SampleType::U8;
@@ -33,7 +31,7 @@ cm::SampleType sample_type_of(const py::array& arr, const char* name) {
                        "order, got " + std::string(py::str(dt)));
 }
 
-// A 2-D (H, W) or 3-D (H, W, C) numpy array read in place through its strides.
+// A 2-D (H, W) or 3-D (H, W, C) numpy array read in place through its strides (any strides, unaligned too).
 cm::PlaneView plane_of(const py::handle& obj, const char* name) {
   if (!py::isinstance<py::array>(obj)) {
     throw py::type_error(std::string(name) + ": expected a numpy array, got " +
@@ -45,10 +43,6 @@ cm::PlaneView plane_of(const py::handle& obj, const char* name) {
   if (arr.ndim() != 2 && arr.ndim() != 3) {
     throw py::value_error(std::string(name) + ": expected a 2-D (H, W) or 3-D (H, W, C) array, got " +
                           std::to_string(arr.ndim()) + " dimensions");
-  }
-  if (!(arr.flags() & kNpyArrayAligned)) {
-    throw py::value_error(std::string(name) + ": expected an aligned array, got an unaligned view (use "
-                          "numpy.require(a, requirements='A'))");
   }
   for (py::ssize_t d = 0; d < arr.ndim(); ++d) {
     if (arr.shape(d) > INT_MAX) throw py::value_error(std::string(name) + ": dimension too large");

@@ -36,7 +36,8 @@ class Scratch {
   std::unique_ptr<double, Free> ptr_;
 };
 
-// Rows ahead of the one being loaded that are requested from memory.
+// Rows ahead of the one being loaded that are requested from memory (2 to 8 measure the same; none is 15%
+// slower on 1920x1080 RGB: a strip reads a short piece of every row, which the hardware prefetchers miss).
 constexpr int kPrefetchRows = 4;
 
 std::size_t round_up8(std::size_t n) { return (n + 7) / 8 * 8; }

@@ -20,11 +20,12 @@ similarity", IEEE TIP 2004):
   input in float32).
 
 Inputs: numpy arrays of uint8, uint16, float32 or float64, (H, W) or (H, W, C) (``channel_axis`` picks the
-channel axis of 3-D arrays), read in place through their strides (crops, flips and channel-first views are
-not copied). torch tensors (N, C, H, W) or (C, H, W): CPU tensors go to the same C++ kernel without copies,
-tensors on other devices (CUDA) are computed there with torch ops in float64 that agree with the kernel to
-about 1e-12 (``backend="torch"`` forces that path, e.g. to check it on CPU). Results are Python floats for
-numpy input and float64 tensors on the input's device for tensors (shape (N,) for 4-D input, () for 3-D).
+channel axis of 3-D arrays), read in place through their strides (crops, flips, channel-first and unaligned
+views are not copied). torch tensors (N, C, H, W) or (C, H, W): CPU tensors go to the same C++ kernel without
+copies; tensors on other devices (CUDA), and tensors that require grad, are computed with torch ops in
+float64 on their device, which agree with the kernel to about 1e-12 and are differentiable
+(``backend="torch"`` forces that path, ``backend="core"`` the kernel). Results are Python floats for numpy
+input and float64 tensors on the input's device for tensors (shape (N,) for 4-D input, () for 3-D).
 """
 
 from __future__ import annotations
@@ -227,16 +228,22 @@ def _torch_quality(a, b, *, data_range, win_size, sigma, k1, k2, luma, downsampl
     return mse, psnr_value, ssim_value, (smap if full else None)
 
 
+def _use_torch_ops(x, y, backend: str) -> bool:
+    """auto: the C++ kernel for CPU tensors that need no gradient, torch ops otherwise."""
+    if backend != "auto":
+        return backend == "torch"
+    return x.device.type != "cpu" or x.requires_grad or y.requires_grad
+
+
 def _tensor_quality(a, b, *, opts, full, threads, backend):
     """Quality of tensor inputs: CPU tensors on the C++ kernel (unless backend='torch'), others with torch."""
     import torch
 
     x, y = _tensor_pair(a, b)
     single = a.dim() == 3
-    on_cpu = x.device.type == "cpu"
-    if backend == "core" and not on_cpu:
+    if backend == "core" and x.device.type != "cpu":
         raise ValueError(f"backend='core' needs CPU tensors, got a tensor on {x.device}")
-    if backend == "torch" or not on_cpu:
+    if _use_torch_ops(x, y, backend):
         mse_t, psnr_t, ssim_t, smap = _torch_quality(x, y, full=full, **opts)
     else:
         rows, maps = [], []
@@ -257,7 +264,7 @@ def _tensor_quality(a, b, *, opts, full, threads, backend):
 
 def _run(a, b, *, opts, full, threads, backend, channel_axis):
     _check_backend(backend)
-    threads = _check_int(threads, "threads")
+    threads = 0 if threads is None else _check_int(threads, "threads")
     if _is_tensor(a) and _is_tensor(b):
         return _tensor_quality(a, b, opts=opts, full=full, threads=threads, backend=backend)
     if backend == "torch":
@@ -271,13 +278,14 @@ def _run(a, b, *, opts, full, threads, backend, channel_axis):
 # ----------------------------------------------------------------------------------------------- public
 def ssim(a, b, *, data_range: float | None = None, channel_axis: int | None = -1, luma: bool = False,
          win_size: int = 11, sigma: float = 1.5, k1: float = 0.01, k2: float = 0.03, downsample: bool = False,
-         full: bool = False, threads: int = 1, backend: str = "auto"):
+         full: bool = False, threads: int | None = 1, backend: str = "auto"):
     """Mean SSIM of a and b (see the module docstring for the convention).
 
     a, b: same shape and dtype; numpy (H, W) or (H, W, C) (C on ``channel_axis``), or torch (N, C, H, W) /
     (C, H, W). ``full=True`` also returns the SSIM map, float64 of the valid region: numpy
     (H - win_size + 1, W - win_size + 1[, C]) (2-D for gray or luma input), torch (N, C, H', W').
-    ``threads`` > 1 splits one image's columns over threads (same result bitwise). Raises ValueError for
+    ``threads`` > 1 (None: all CPUs) splits one image's columns over threads (same result bitwise; the
+    torch backend ignores it). Raises ValueError for
     mismatched shapes, images smaller than the window, NaN/inf samples or a missing float data_range;
     TypeError for unsupported dtypes.
     """
@@ -288,7 +296,7 @@ def ssim(a, b, *, data_range: float | None = None, channel_axis: int | None = -1
 
 def quality(a, b, *, data_range: float | None = None, channel_axis: int | None = -1, luma: bool = False,
             win_size: int = 11, sigma: float = 1.5, k1: float = 0.01, k2: float = 0.03, downsample: bool = False,
-            threads: int = 1, backend: str = "auto") -> Quality:
+            threads: int | None = 1, backend: str = "auto") -> Quality:
     """Quality(mse, psnr, ssim) of a and b from one fused pass (arguments as in ``ssim``)."""
     opts = _options(data_range, win_size, sigma, k1, k2, luma, downsample)
     result, _ = _run(a, b, opts=opts, full=False, threads=threads, backend=backend, channel_axis=channel_axis)
@@ -298,16 +306,13 @@ def quality(a, b, *, data_range: float | None = None, channel_axis: int | None =
 def mse(a, b, *, channel_axis: int | None = -1, backend: str = "auto"):
     """Mean of (a - b)^2 over all samples, in float64 (float, or a float64 tensor for torch input)."""
     _check_backend(backend)
-    if _is_tensor(a) and _is_tensor(b) and (backend == "torch" or a.device.type != "cpu"):
-        import torch
-
-        x, y = _tensor_pair(a, b)
-        value = ((x.to(torch.float64) - y.to(torch.float64)) ** 2).mean(dim=(1, 2, 3))
-        return value[0] if a.dim() == 3 else value
     if _is_tensor(a) and _is_tensor(b):
         import torch
 
         x, y = _tensor_pair(a, b)
+        if _use_torch_ops(x, y, backend):
+            value = ((x.to(torch.float64) - y.to(torch.float64)) ** 2).mean(dim=(1, 2, 3))
+            return value[0] if a.dim() == 3 else value
         values = torch.tensor([_core.metrics.mse(_tensor_hwc(x[i]), _tensor_hwc(y[i])) for i in range(x.shape[0])],
                               dtype=torch.float64)
         return values[0] if a.dim() == 3 else values
@@ -353,7 +358,7 @@ def quality_batch(pairs: Iterable[tuple[Any, Any]], *, data_range: float | None 
             a, b = item
             if _is_tensor(a) and _is_tensor(b) and a.device.type != "cpu":
                 q, _ = _tensor_quality(a, b, opts=opts, full=False, threads=1, backend="torch")
-                results[i] = Quality(*(float(v) for v in q))
+                results[i] = Quality(*(float(v.detach()) for v in q))
                 continue
             core_pairs.append(_numpy_pair(a, b, channel_axis))
             core_index.append(i)
