@@ -43,7 +43,7 @@ def pairs(bench_photos) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 def _run(benchmark, fn, megapixels: float, rounds: int) -> None:
     benchmark.pedantic(fn, rounds=rounds, warmup_rounds=1, iterations=1)
     mpix_per_s(benchmark, megapixels)
-    benchmark.extra_info["kernel_isa"] = _core.metrics.kernel_isa()
+    benchmark.extra_info["kernel_isa"] = _core.metrics_kernel_isa()
 
 
 def _peer(lib: str, ref: np.ndarray, test: np.ndarray):
@@ -120,7 +120,7 @@ def test_ssim_one_image_threads(benchmark, pairs, threads):
 def test_kernel_isa(benchmark, pairs, isa):
     ref, test = pairs["1920x1080"]
     try:
-        _core.metrics.set_kernel_isa(isa)
+        _core.metrics_set_kernel_isa(isa)
     except ValueError:
         pytest.skip(f"this CPU has no {isa}")
     try:
@@ -129,5 +129,5 @@ def test_kernel_isa(benchmark, pairs, isa):
         mpix_per_s(benchmark, ref.shape[0] * ref.shape[1] / 1e6)
         benchmark.extra_info["kernel_isa"] = isa
     finally:
-        _core.metrics.set_kernel_isa("auto")
+        _core.metrics_set_kernel_isa("auto")
 

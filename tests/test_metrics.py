@@ -271,18 +271,18 @@ def test_batch_equals_per_pair_and_thread_count_does_not_matter(photos):
 def test_instruction_sets_agree(photos):
     a = photos["astronaut"]
     b = jpeg_roundtrip(a, quality=20)
-    chosen = _core.metrics.kernel_isa()
+    chosen = _core.metrics_kernel_isa()
     results = {}
     try:
         for isa in ("avx512", "avx2", "baseline"):
             try:
-                _core.metrics.set_kernel_isa(isa)
+                _core.metrics_set_kernel_isa(isa)
             except ValueError:
                 continue  # this CPU lacks it
             results[isa] = metrics.ssim(a, b, full=True)
     finally:
-        _core.metrics.set_kernel_isa("auto")
-    assert _core.metrics.kernel_isa() == chosen
+        _core.metrics_set_kernel_isa("auto")
+    assert _core.metrics_kernel_isa() == chosen
     base_value, base_map = results.pop("baseline")
     for value, smap in results.values():  # the FMA builds agree bitwise, the baseline within rounding
         assert value == results[next(iter(results))][0]
@@ -469,6 +469,10 @@ def test_layout_and_option_errors(pair):
         metrics.ssim(a, b, channel_axis=None)
     with pytest.raises(ValueError, match="backend must be one of"):
         metrics.ssim(a, b, backend="cuda")
+    with pytest.raises(ValueError, match="threads: expected None or a positive integer, got 0"):
+        metrics.ssim(a, b, threads=0)
+    with pytest.raises(ValueError, match="threads: expected None or a positive integer, got -2"):
+        metrics.quality_batch([(a, b)], threads=-2)
 
 
 def test_batch_records_failures_and_keeps_results(pair):

@@ -70,12 +70,22 @@ cm::SsimOptions options_of(std::optional<double> data_range, int win_size, doubl
   return o;
 }
 
+// None: every CPU of this process (or CODECLENS_NUM_THREADS); otherwise a positive count.
+int thread_count(std::optional<int> threads, std::size_t items) {
+  if (threads.has_value() && *threads < 1) {
+    throw py::value_error("threads: expected None or a positive integer, got " + std::to_string(*threads));
+  }
+  return resolve_thread_count(threads.value_or(0), items);
+}
+
 py::tuple quality_tuple(const cm::QualityResult& r) { return py::make_tuple(r.mse, r.psnr, r.ssim); }
 
 py::tuple quality_full(const py::array& a, const py::array& b, std::optional<double> data_range, int win_size,
-                       double sigma, double k1, double k2, bool luma, bool downsample, bool full, int threads) {
+                       double sigma, double k1, double k2, bool luma, bool downsample, bool full,
+                       std::optional<int> threads_arg) {
   const cm::PlaneView va = plane_of(a, "a"), vb = plane_of(b, "b");
   const cm::SsimOptions o = options_of(data_range, win_size, sigma, k1, k2, luma, downsample);
+  const int threads = thread_count(threads_arg, static_cast<std::size_t>(va.width));
   py::object map = py::none();
   cm::QualityResult r;
   if (full) {
@@ -96,10 +106,12 @@ py::tuple quality_full(const py::array& a, const py::array& b, std::optional<dou
 }
 
 py::list quality_batch(const py::sequence& pairs, std::optional<double> data_range, int win_size, double sigma,
-                       double k1, double k2, bool luma, bool downsample, int threads, const std::string& on_error) {
+                       double k1, double k2, bool luma, bool downsample, std::optional<int> threads,
+                       const std::string& on_error) {
   const OnError policy = parse_on_error(on_error);
   const cm::SsimOptions o = options_of(data_range, win_size, sigma, k1, k2, luma, downsample);
   const std::size_t n = py::len(pairs);
+  const int nthreads = thread_count(threads, n);
   std::vector<py::object> keep;  // owners of the buffers while the GIL is released
   keep.reserve(n);
   std::vector<cm::PlaneView> va(n), vb(n);
@@ -121,7 +133,7 @@ py::list quality_batch(const py::sequence& pairs, std::optional<double> data_ran
   }
   {
     py::gil_scoped_release release;
-    parallel_for(n, resolve_thread_count(threads, n), [&](std::size_t i) {
+    parallel_for(n, nthreads, [&](std::size_t i) {
       if (errors[i]) return;
       try {
         out[i] = cm::quality(va[i], vb[i], o, nullptr, 1);
@@ -156,37 +168,37 @@ py::tuple psnr_of(const py::array& a, const py::array& b, std::optional<double> 
 
 }  // namespace
 
-void register_metrics(py::module_& parent) {
-  py::module_ m = parent.def_submodule("metrics", "Fused MSE / PSNR / SSIM kernels (Wang et al. 2004 convention).");
-  m.def("quality", &quality_full, py::arg("a"), py::arg("b"), py::kw_only(), py::arg("data_range") = py::none(),
+void register_metrics(py::module_& m) {
+  m.def("metrics_quality", &quality_full, py::arg("a"), py::arg("b"), py::kw_only(), py::arg("data_range") = py::none(),
         py::arg("win_size") = 11, py::arg("sigma") = 1.5, py::arg("k1") = 0.01, py::arg("k2") = 0.03,
         py::arg("luma") = false, py::arg("downsample") = false, py::arg("full") = false, py::arg("threads") = 1,
         "MSE, PSNR and SSIM of two (H, W) or (H, W, C) arrays in one pass: returns (mse, psnr, ssim, "
         "per-channel ssim, downsample factor, map or None). The map is float64 (H-win+1, W-win+1[, C]).");
-  m.def("quality_batch", &quality_batch, py::arg("pairs"), py::kw_only(), py::arg("data_range") = py::none(),
+  m.def("metrics_quality_batch", &quality_batch, py::arg("pairs"), py::kw_only(), py::arg("data_range") = py::none(),
         py::arg("win_size") = 11, py::arg("sigma") = 1.5, py::arg("k1") = 0.01, py::arg("k2") = 0.03,
-        py::arg("luma") = false, py::arg("downsample") = false, py::arg("threads") = 0,
+        py::arg("luma") = false, py::arg("downsample") = false, py::arg("threads") = py::none(),
         py::arg("on_error") = "raise",
-        "(mse, psnr, ssim) for each (a, b) pair on the core thread pool (threads <= 0: all CPUs); with "
+        "(mse, psnr, ssim) for each (a, b) pair on the core thread pool (threads=None: all CPUs); with "
         "on_error='return' a failed item's place holds its exception.");
-  m.def("mse", &mse_of, py::arg("a"), py::arg("b"), py::kw_only(), py::arg("luma") = false,
+  m.def("metrics_mse", &mse_of, py::arg("a"), py::arg("b"), py::kw_only(), py::arg("luma") = false,
         "Mean of (a - b)^2 over all samples, in float64.");
-  m.def("psnr", &psnr_of, py::arg("a"), py::arg("b"), py::kw_only(), py::arg("data_range") = py::none(),
+  m.def("metrics_psnr", &psnr_of, py::arg("a"), py::arg("b"), py::kw_only(), py::arg("data_range") = py::none(),
         "(mse, 10 log10(L^2 / mse)); +inf for identical inputs.");
   m.def(
-      "gaussian_window",
+      "metrics_gaussian_window",
       [](int win_size, double sigma) {
         std::vector<double> w = cm::gaussian_window(win_size, sigma);
         return py::array_t<double>(static_cast<py::ssize_t>(w.size()), w.data());
       },
       py::arg("win_size") = 11, py::arg("sigma") = 1.5, "The normalised 1-D Gaussian taps the kernel uses.");
-  m.def("kernel_isa", &cm::kernel_isa,
+  m.def("metrics_kernel_isa", &cm::kernel_isa,
         "Instruction set of the SSIM row kernels: 'avx512', 'avx2' or 'baseline' (chosen from the CPU).");
   m.def(
-      "set_kernel_isa", [](const std::string& name) { cm::set_kernel_isa(name.c_str()); }, py::arg("name"),
-      "Force the SSIM kernels' instruction set ('auto', 'avx512', 'avx2', 'baseline'); for tests and benchmarks. "
-      "Not thread-safe against running kernels.");
-  m.def("wang_downsample_factor", &cm::wang_downsample_factor, py::arg("height"), py::arg("width"),
+      "metrics_set_kernel_isa", [](const std::string& name) { cm::set_kernel_isa(name.c_str()); }, py::arg("name"),
+      "Force the SSIM kernels' instruction set ('auto', 'avx512', 'avx2', 'baseline'; one the CPU lacks is a "
+      "ValueError), for tests and benchmarks. AVX2 and AVX-512 give bitwise-identical results, the baseline "
+      "(no FMA) differs by rounding.");
+  m.def("metrics_wang_downsample_factor", &cm::wang_downsample_factor, py::arg("height"), py::arg("width"),
         "max(1, round(min(height, width) / 256)), MATLAB rounding.");
 }
 

@@ -58,7 +58,7 @@ class Quality(NamedTuple):
 
 def wang_downsample_factor(height: int, width: int) -> int:
     """Wang's MATLAB downsampling factor max(1, round(min(height, width) / 256)), halves rounded up."""
-    return int(_core.metrics.wang_downsample_factor(int(height), int(width)))
+    return int(_core.metrics_wang_downsample_factor(int(height), int(width)))
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -196,7 +196,7 @@ def _torch_quality(a, b, *, data_range, win_size, sigma, k1, k2, luma, downsampl
     L = _data_range_for(str(a.dtype).removeprefix("torch."), data_range)
     if k1 < 0 or k2 < 0 or not (np.isfinite(k1) and np.isfinite(k2)):
         raise ValueError(f"k1 and k2 must be non-negative finite numbers, got {k1} and {k2}")
-    window = torch.from_numpy(_core.metrics.gaussian_window(win_size, sigma)).to(a.device)
+    window = torch.from_numpy(_core.metrics_gaussian_window(win_size, sigma)).to(a.device)
     x, y = a.to(torch.float64), b.to(torch.float64)
     for t, name in ((x, "a"), (y, "b")):
         if not bool(torch.isfinite(t).all()):
@@ -248,7 +248,7 @@ def _tensor_quality(a, b, *, opts, full, threads, backend):
     else:
         rows, maps = [], []
         for i in range(x.shape[0]):
-            res = _core.metrics.quality(_tensor_hwc(x[i]), _tensor_hwc(y[i]), full=full, threads=threads, **opts)
+            res = _core.metrics_quality(_tensor_hwc(x[i]), _tensor_hwc(y[i]), full=full, threads=threads, **opts)
             rows.append(res[:3])
             if full:
                 m = res[5]
@@ -264,13 +264,13 @@ def _tensor_quality(a, b, *, opts, full, threads, backend):
 
 def _run(a, b, *, opts, full, threads, backend, channel_axis):
     _check_backend(backend)
-    threads = 0 if threads is None else _check_int(threads, "threads")
+    threads = None if threads is None else _check_int(threads, "threads")
     if _is_tensor(a) and _is_tensor(b):
         return _tensor_quality(a, b, opts=opts, full=full, threads=threads, backend=backend)
     if backend == "torch":
         raise TypeError("backend='torch' needs torch tensors")
     x, y = _numpy_pair(a, b, channel_axis)
-    mse_v, psnr_v, ssim_v, _channels, _factor, smap = _core.metrics.quality(x, y, full=full, threads=threads,
+    mse_v, psnr_v, ssim_v, _channels, _factor, smap = _core.metrics_quality(x, y, full=full, threads=threads,
                                                                            **opts)
     return Quality(mse_v, psnr_v, ssim_v), smap
 
@@ -313,11 +313,11 @@ def mse(a, b, *, channel_axis: int | None = -1, backend: str = "auto"):
         if _use_torch_ops(x, y, backend):
             value = ((x.to(torch.float64) - y.to(torch.float64)) ** 2).mean(dim=(1, 2, 3))
             return value[0] if a.dim() == 3 else value
-        values = torch.tensor([_core.metrics.mse(_tensor_hwc(x[i]), _tensor_hwc(y[i])) for i in range(x.shape[0])],
+        values = torch.tensor([_core.metrics_mse(_tensor_hwc(x[i]), _tensor_hwc(y[i])) for i in range(x.shape[0])],
                               dtype=torch.float64)
         return values[0] if a.dim() == 3 else values
     x, y = _numpy_pair(a, b, channel_axis)
-    return _core.metrics.mse(x, y)
+    return _core.metrics_mse(x, y)
 
 
 def psnr(a, b, *, data_range: float | None = None, channel_axis: int | None = -1, backend: str = "auto"):
@@ -331,7 +331,7 @@ def psnr(a, b, *, data_range: float | None = None, channel_axis: int | None = -1
         m = mse(a, b, backend=backend)
         return torch.where(m == 0, torch.full_like(m, float("inf")), 10.0 * torch.log10(L * L / m))
     x, y = _numpy_pair(a, b, channel_axis)
-    return _core.metrics.psnr(x, y, data_range=None if data_range is None else float(data_range))[1]
+    return _core.metrics_psnr(x, y, data_range=None if data_range is None else float(data_range))[1]
 
 
 def quality_batch(pairs: Iterable[tuple[Any, Any]], *, data_range: float | None = None,
@@ -348,7 +348,7 @@ def quality_batch(pairs: Iterable[tuple[Any, Any]], *, data_range: float | None 
     if on_error not in ("raise", "return"):
         raise ValueError(f"on_error: expected 'raise' or 'return', got {on_error!r}")
     opts = _options(data_range, win_size, sigma, k1, k2, luma, downsample)
-    n_threads = 0 if threads is None else _check_int(threads, "threads")
+    n_threads = None if threads is None else _check_int(threads, "threads")
     items = list(pairs)
     results: list[Any] = [None] * len(items)
     core_pairs: list[tuple[np.ndarray, np.ndarray]] = []
@@ -364,7 +364,7 @@ def quality_batch(pairs: Iterable[tuple[Any, Any]], *, data_range: float | None 
             core_index.append(i)
         except Exception as exc:  # recorded per item; the policy below decides
             results[i] = exc
-    computed = _core.metrics.quality_batch(core_pairs, threads=n_threads, on_error="return", **opts)
+    computed = _core.metrics_quality_batch(core_pairs, threads=n_threads, on_error="return", **opts)
     for i, value in zip(core_index, computed):
         results[i] = value if isinstance(value, Exception) else Quality(*value)
     if on_error == "raise":
