@@ -154,6 +154,25 @@ def test_random_uint8_sizes_match_skimage(shape, channels):
     assert np.abs(smap - want_map.reshape(smap.shape)).max() < MAP_TOL
 
 
+@pytest.mark.parametrize("win_size,sigma", [(3, 0.4), (7, 0.8), (13, 1.7), (21, 2.9)])
+@pytest.mark.parametrize("channels", [1, 3, 200])
+def test_other_windows_and_many_channels_match_skimage(win_size, sigma, channels):
+    # skimage's Gaussian has radius int(3.5 sigma + 0.5); these sigmas give radius (win_size - 1) / 2.
+    assert int(3.5 * sigma + 0.5) == (win_size - 1) // 2
+    rng = np.random.default_rng(win_size * 7 + channels)
+    a = rng.integers(0, 256, (45, 38, channels), dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-30, 31, a.shape), 0, 255).astype(np.uint8)
+    value, smap = metrics.ssim(a, b, win_size=win_size, sigma=sigma, full=True)
+    want, want_map = structural_similarity(a.astype(np.float64), b.astype(np.float64), win_size=win_size,
+                                           sigma=sigma, gaussian_weights=True, use_sample_covariance=False,
+                                           data_range=255, channel_axis=-1, full=True)
+    r = win_size // 2
+    assert abs(value - want) < SSIM_TOL
+    assert np.abs(smap - want_map[r:-r, r:-r]).max() < MAP_TOL
+    torch_value = metrics.ssim(*_tensors(a, b), win_size=win_size, sigma=sigma, backend="torch")
+    assert abs(float(torch_value) - value) < 1e-12
+
+
 @pytest.mark.parametrize("dtype,data_range", [(np.uint16, 65535.0), (np.float32, 1.0), (np.float64, 1.0),
                                               (np.float64, 2.0)])
 def test_other_dtypes_match_skimage(photos, dtype, data_range):
@@ -266,6 +285,16 @@ def test_batch_equals_per_pair_and_thread_count_does_not_matter(photos):
     assert metrics.quality_batch(pairs, threads=2) == single
     big, big_test = pairs[4]
     assert metrics.ssim(big, big_test, threads=2) == metrics.ssim(big, big_test, threads=1)
+
+
+def test_concurrent_python_threads_get_their_own_results(photos):
+    from concurrent.futures import ThreadPoolExecutor
+
+    pairs = [(img, jpeg_roundtrip(img, quality=q)) for img, q in zip(photos.values(), (5, 25, 45, 65, 85, 95))]
+    want = [metrics.quality(a, b) for a, b in pairs]
+    with ThreadPoolExecutor(4) as pool:  # the GIL is released inside the kernel
+        got = list(pool.map(lambda p: metrics.quality(*p), pairs * 3))
+    assert got == want * 3
 
 
 def test_instruction_sets_agree(photos):
