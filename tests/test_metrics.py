@@ -451,8 +451,11 @@ def test_nan_or_inf_input(pair, bad):
         metrics.psnr(a, b, data_range=255)
     with pytest.raises(ValueError, match="a contains NaN or infinite values"):
         metrics.quality(b, a, data_range=255, downsample=True)
+    for backend in ("core", "torch"):  # channel-first tensors: the kernel's planar loader, and torch ops
+        with pytest.raises(ValueError, match="b contains NaN or infinite values"):
+            metrics.ssim(*_tensors(a, b), data_range=255, backend=backend)
     with pytest.raises(ValueError, match="b contains NaN or infinite values"):
-        metrics.ssim(*_tensors(a, b), data_range=255, backend="torch")
+        metrics.ssim(*_tensors(a, b), data_range=255, luma=True)
 
 
 def test_float_input_needs_data_range(pair):

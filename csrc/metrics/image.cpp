@@ -126,14 +126,58 @@ CODECLENS_INLINE bool load_strided(const unsigned char* row, const PlaneView& v,
   return finite_sum_is_zero<T>(probe);
 }
 
+// Channel-first rows ((C, H, W) arrays and tensors): each channel's row is contiguous; interleave while
+// converting (three planes as one vectorised loop, the common RGB case).
+template <typename T>
+CODECLENS_INLINE bool load_planar(const unsigned char* row, const PlaneView& v, int col0, int ncols, bool luma,
+                                  double* __restrict out) {
+  const int c = v.channels;
+  auto plane = [&](int ch) {
+    return reinterpret_cast<const T*>(row + ch * v.ch_stride) + col0;
+  };
+  double probe = 0.0;
+  if (c == 3) {
+    const T* __restrict r = plane(0);
+    const T* __restrict g = plane(1);
+    const T* __restrict b = plane(2);
+    if (luma) {
+      for (int j = 0; j < ncols; ++j) {
+        out[j] = kLumaR * static_cast<double>(r[j]) + kLumaG * static_cast<double>(g[j]) +
+                 kLumaB * static_cast<double>(b[j]);
+        if constexpr (std::is_floating_point_v<T>) probe += out[j] * 0.0;
+      }
+    } else {
+      for (int j = 0; j < ncols; ++j) {
+        out[3 * j] = static_cast<double>(r[j]);
+        out[3 * j + 1] = static_cast<double>(g[j]);
+        out[3 * j + 2] = static_cast<double>(b[j]);
+        if constexpr (std::is_floating_point_v<T>) probe += (out[3 * j] + out[3 * j + 1] + out[3 * j + 2]) * 0.0;
+      }
+    }
+    return finite_sum_is_zero<T>(probe);
+  }
+  for (int ch = 0; ch < c; ++ch) {
+    const T* __restrict p = plane(ch);
+    for (int j = 0; j < ncols; ++j) {
+      out[static_cast<std::ptrdiff_t>(j) * c + ch] = static_cast<double>(p[j]);
+      if constexpr (std::is_floating_point_v<T>) probe += static_cast<double>(p[j]) * 0.0;
+    }
+  }
+  return finite_sum_is_zero<T>(probe);
+}
+
 template <typename T>
 CODECLENS_INLINE bool load_row_t(const PlaneView& v, int row, int col0, int ncols, bool luma, double* out) {
   const auto* base = static_cast<const unsigned char*>(v.data) + static_cast<std::ptrdiff_t>(row) * v.row_stride;
-  const bool aligned = reinterpret_cast<std::uintptr_t>(base) % alignof(T) == 0 &&
-                       v.col_stride % static_cast<std::ptrdiff_t>(alignof(T)) == 0;
-  if (v.packed_rows() && aligned) {
+  const auto a = static_cast<std::ptrdiff_t>(alignof(T));
+  const bool aligned = reinterpret_cast<std::uintptr_t>(base) % alignof(T) == 0 && v.col_stride % a == 0 &&
+                       v.ch_stride % a == 0;
+  if (aligned && v.packed_rows()) {
     const T* src = reinterpret_cast<const T*>(base) + static_cast<std::ptrdiff_t>(col0) * v.channels;
     return luma ? load_packed_luma<T>(src, ncols, out) : load_packed<T>(src, ncols * v.channels, out);
+  }
+  if (aligned && v.channels > 1 && v.col_stride == static_cast<std::ptrdiff_t>(sizeof(T))) {
+    return load_planar<T>(base, v, col0, ncols, luma, out);
   }
   return load_strided<T>(base, v, col0, ncols, luma, out);
 }
@@ -158,11 +202,17 @@ void prefetch_row(const PlaneView& v, int row, int col0, int ncols) {
   const auto* p = static_cast<const unsigned char*>(v.data) + static_cast<std::ptrdiff_t>(row) * v.row_stride +
                   static_cast<std::ptrdiff_t>(col0) * v.col_stride;
   const std::ptrdiff_t bytes = static_cast<std::ptrdiff_t>(ncols) * v.col_stride;
-  if (bytes <= 0) {
+  if (bytes <= 0) {  // negative or zero column stride: just the first pixel
     __builtin_prefetch(p);
     return;
   }
-  for (std::ptrdiff_t off = 0; off < bytes + 63; off += 64) __builtin_prefetch(p + std::min(off, bytes - 1));
+  // Channel-first rows are one run per channel; interleaved rows one run in all.
+  const bool planar = v.channels > 1 && (v.ch_stride >= bytes || v.ch_stride <= -bytes);
+  const int runs = planar ? v.channels : 1;
+  for (int c = 0; c < runs; ++c) {
+    const unsigned char* q = p + c * v.ch_stride;
+    for (std::ptrdiff_t off = 0; off < bytes + 63; off += 64) __builtin_prefetch(q + std::min(off, bytes - 1));
+  }
 }
 
 bool load_row(const PlaneView& v, int row, int col0, int ncols, bool luma, double* out) {
