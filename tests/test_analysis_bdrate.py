@@ -9,7 +9,6 @@ import pytest
 import scipy.interpolate
 import scipy.optimize
 from _analysis_tables import row, to_table
-
 from codeclens.analysis import bd_rate, bd_rate_bootstrap, bd_rate_codecs, bd_rate_detail, isotonic, monotone_points
 from codeclens.analysis.bdrate import Pchip
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from _analysis_tables import row, to_table
-
 from codeclens.analysis import find_knee, knee_table, log_fit, plateau_drop
 
 Q = np.array([1, 2, 3, 5, 7, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 100], dtype=float)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from _analysis_tables import row, to_table
-
 from codeclens.analysis import (
     color_stats,
     max_ratio_within_loss,

@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pytest
 from _analysis_tables import row, synthetic_study, to_table
-
 from codeclens.analysis import as_table, load_table, save_table, write_analysis_report
 from codeclens.cli import main
 
@@ -133,3 +132,14 @@ def test_failed_rows_are_left_out(tmp_path):
     md = write_analysis_report(to_table(rows), tmp_path, n_boot=5, plots=False)[0].read_text()
     assert "1 failed rows left out" in md
     assert "| m | HRS | 2 | 1 | 1 |" in md
+
+
+def test_isin_matches_numpy():
+    from codeclens.analysis.table import isin
+
+    rng = np.random.default_rng(0)
+    values = np.array([f"p{i}" for i in rng.integers(0, 50, 300)], dtype=object)
+    test = np.array([f"p{i}" for i in rng.integers(0, 80, 40)], dtype=object)
+    np.testing.assert_array_equal(isin(values, test), np.isin(values.astype(str), test.astype(str)))
+    assert not isin(values, []).any()
+    np.testing.assert_array_equal(isin(np.array([1.0, 2.0, np.nan]), [2.0]), [False, True, False])

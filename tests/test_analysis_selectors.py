@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from _analysis_tables import row, to_table
+from codeclens.analysis import budget_select, build_pool, hrs, keeper, run_selectors, topk_accuracy
+from codeclens.analysis.selectors import select_all
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-from codeclens.analysis import budget_select, build_pool, hrs, keeper, run_selectors, topk_accuracy
-from codeclens.analysis.selectors import select_all
 
 # Three photos, versions original, Q90, Q50, Q10 (columns 0..3, compression order). True label 7.
 #            ranks           top-5 lists (top-1 = first)                                            bytes

@@ -34,7 +34,8 @@ from .thresholds import ssim_threshold, ssim_thresholds, threshold_dependence
 __all__ = [
     "as_table", "bd_rate", "bd_rate_bootstrap", "bd_rate_codecs", "bd_rate_detail", "budget_select", "build_pool",
     "color_stats", "find_knee", "hrs", "isotonic", "keeper", "knee_table", "load_table", "log_fit",
-    "max_ratio_within_loss", "monotone_points", "overfitting_summary", "plateau_drop", "rank_difference", "rank_improvements",
+    "max_ratio_within_loss", "monotone_points", "overfitting_summary", "plateau_drop", "rank_difference",
+    "rank_improvements",
     "run_selectors", "save_table", "scale_stats", "select_all", "setting_stats", "ssim_threshold",
     "ssim_thresholds", "threshold_dependence", "topk_accuracy", "write_analysis_report",
 ]

@@ -62,7 +62,8 @@ def isotonic(y: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     return np.repeat(means, count)
 
 
-def monotone_points(rate: np.ndarray, metric: np.ndarray, monotone: str | None = "isotonic") -> tuple[np.ndarray, np.ndarray]:
+def monotone_points(rate: np.ndarray, metric: np.ndarray,
+                    monotone: str | None = "isotonic") -> tuple[np.ndarray, np.ndarray]:
     """Steps 1-2 of the module docstring: ``(metric, rate)`` with the metric strictly increasing and the rate
     non-decreasing, ready to interpolate rate as a function of the metric."""
     rate = np.asarray(rate, dtype=np.float64)
@@ -258,7 +259,8 @@ def bd_rate_bootstrap(rate_anchor: np.ndarray, correct_anchor: np.ndarray, rate_
     rt = _check_photo_matrix("rate_test", rate_test, ra.shape[0])
     ct = _check_photo_matrix("correct_test", correct_test, ra.shape[0])
     if ca.shape != ra.shape or ct.shape != rt.shape:
-        raise ValueError(f"expected rate and correct of equal shapes, got {ra.shape}/{ca.shape} and {rt.shape}/{ct.shape}")
+        raise ValueError(f"expected rate and correct of equal shapes, got {ra.shape}/{ca.shape} and "
+                         f"{rt.shape}/{ct.shape}")
     if not 0 < level < 1:
         raise ValueError(f"expected 0 < level < 1, got {level}")
     if n_boot < 0:

@@ -9,8 +9,8 @@ always better quality):
 - :func:`find_knee`, **two-segment rule**: continuous two-segment fits ``acc = b0 + b1·x + b2·min(0, x - k)``
   (slope ``b1`` above the breakpoint ``k``, ``b1 + b2`` below it) for every ``k`` among the data x and a fine
   grid between them (each side keeping at least ``min_points`` distinct x). A fit is *knee-shaped* when the
-  slope below is positive, larger than the slope above and at least ``slope_ratio`` times it (times 0 if the
-  slope above is negative). The knee is the knee-shaped fit of least squared error (ties to the higher
+  slope below is positive and at least ``slope_ratio`` times the absolute slope above (the upper segment is a
+  plateau: nearly flat, rising or falling). The knee is the knee-shaped fit of least squared error (ties to the higher
   quality); it is **found** when that error is at most ``1 - min_gain`` of the log fit's, i.e. the break
   explains at least half of what the log law leaves. Restricting the search to knee shapes keeps a floor at
   extreme compression (accuracy already ~0) from being taken for the knee. The knee quality is
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bdrate import isotonic
-from .table import ORIGINAL, QUALITY_DIRECTION, as_table, group_rows, rows_to_columns
+from .table import ORIGINAL, QUALITY_DIRECTION, as_table, group_rows, isin, rows_to_columns
 
 
 @dataclass(frozen=True)
@@ -94,8 +94,10 @@ def _floor_mask(x: np.ndarray, acc: np.ndarray, tol: float) -> np.ndarray:
     ``tol`` of the minimum accuracy when that run has at least 2 points."""
     order = np.argsort(x, kind="stable")
     at_floor = acc[order] <= acc.min() + tol
-    run = int(np.argmin(at_floor)) if not at_floor.all() else len(x)
     use = np.ones(len(x), dtype=bool)
+    if at_floor.all():  # a flat curve has no floor to leave out (and no knee)
+        return use
+    run = int(np.argmin(at_floor))
     if run >= 2:
         use[order[:run]] = False
     return use
@@ -168,8 +170,9 @@ def plateau_drop(quality: np.ndarray, accuracy: np.ndarray, *, direction: int = 
 
 
 def _knee_shaped(above: float, below: float, slope_ratio: float) -> bool:
-    """Accuracy falls off below the breakpoint: rising there, and ``slope_ratio`` times steeper than above."""
-    return below > 0 and below > above and below >= slope_ratio * max(above, 0.0)
+    """Accuracy falls off below the breakpoint: rising there, and ``slope_ratio`` times steeper than the upper
+    segment in either direction (a steeply falling upper segment is not a plateau)."""
+    return below > 0 and below >= slope_ratio * abs(above)
 
 
 KNEE_COLUMNS = ("model", "codec", "scale", "color", "metric", "n_points", "n_photos", "log_a", "log_c", "log_rmse",
@@ -195,7 +198,7 @@ def knee_table(table: Mapping[str, np.ndarray], *, metric: str = "top1", drop: f
     if k is None:
         raise ValueError(f"expected metric 'top1' or 'top5', got {metric!r}")
     t = as_table(table, ("photo", "model", "codec", "setting", "quality", "scale", "color", "rank"), what="the knee")
-    ok = (t["status"] == "ok") & (t["codec"] != ORIGINAL) & np.isin(t["codec"], list(QUALITY_DIRECTION))
+    ok = (t["status"] == "ok") & (t["codec"] != ORIGINAL) & isin(t["codec"], list(QUALITY_DIRECTION))
     t = {c: v[ok] for c, v in t.items()}
     knees, residuals = [], []
     for (model, codec, scale, color), idx in group_rows(t, ["model", "codec", "scale", "color"]):
@@ -230,4 +233,5 @@ def knee_table(table: Mapping[str, np.ndarray], *, metric: str = "top1", drop: f
                               "bpp": float(b[i]) if b is not None else float("nan"), "accuracy": float(acc[i]),
                               "log_fit": float(acc[i] - fit.residuals[i]), "residual": float(fit.residuals[i]),
                               "two_segment": float(knee.fitted[i]) if knee is not None else float("nan")})
-    return KneeReport(knees=rows_to_columns(knees, KNEE_COLUMNS), residuals=rows_to_columns(residuals, RESIDUAL_COLUMNS))
+    return KneeReport(knees=rows_to_columns(knees, KNEE_COLUMNS),
+                      residuals=rows_to_columns(residuals, RESIDUAL_COLUMNS))

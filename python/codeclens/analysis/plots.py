@@ -56,6 +56,15 @@ def selector_histogram(histogram: Mapping[str, np.ndarray], path: str | Path,
     return _save(fig, path)
 
 
+def _log_axis(axis) -> None:
+    """Log-scale ticks at 1, 2, 5 x 10^k with plain labels (no crowded minor labels)."""
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FormatStrFormatter("%g"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def _short_label(setting: str, quality: float) -> str:
     if setting == "original":
         return "original"
@@ -73,6 +82,7 @@ def rank_diff_vs_ratio(stats: Mapping[str, np.ndarray], path: str | Path) -> Pat
                 label=f"{codec} 1/{1 / scale:g} {color}" if scale < 1 else f"{codec} {color}")
     ax.axhline(-1, color="grey", lw=0.8, ls="--")
     ax.set_xscale("log")
+    _log_axis(ax.xaxis)
     ax.set_xlabel("mean compression ratio")
     ax.set_ylabel("mean rank difference (orig - version)")
     ax.legend(fontsize=7, ncol=2)
@@ -118,6 +128,7 @@ def overfitting(table: Mapping[str, np.ndarray], rank_diff: np.ndarray, path: st
     ax.axvline(0, color="grey", lw=0.8)
     ax.set_xscale("symlog", linthresh=1)
     ax.set_yscale("log")
+    _log_axis(ax.yaxis)
     ax.set_xlabel("rank difference (orig - version; > 0: compression helped)")
     ax.set_ylabel(f"compression ratio ({ratio})")
     ax.set_title(f"Photo {photo[:12]} ({model})")
@@ -127,8 +138,9 @@ def overfitting(table: Mapping[str, np.ndarray], rank_diff: np.ndarray, path: st
 
 def rate_accuracy(curves: list[tuple[str, np.ndarray, np.ndarray]], path: str | Path, title: str,
                   metric: str = "top1") -> Path:
-    """Accuracy against bpp, one curve per label with its isotonic fit (what BD-rate integrates)."""
-    from .bdrate import monotone_points
+    """Accuracy against bpp, one curve per label (points) with the monotone PCHIP curve that BD-rate integrates
+    (lines)."""
+    from .bdrate import Pchip, monotone_points
 
     fig, axes = _figure()
     ax = axes[0, 0]
@@ -137,10 +149,12 @@ def rate_accuracy(curves: list[tuple[str, np.ndarray, np.ndarray]], path: str | 
         ax.plot(rate[order], acc[order], "o", ms=4, color=f"C{i}", label=label)
         try:
             m, r = monotone_points(rate, acc)
-            ax.step(r, m, where="post", color=f"C{i}", lw=1)
-        except ValueError:
-            pass
+        except ValueError:  # a single accuracy level: nothing to interpolate
+            continue
+        a = np.linspace(m[0], m[-1], 200)
+        ax.plot(np.exp(Pchip(m, np.log(r))(a)), a, "-", lw=1, color=f"C{i}")
     ax.set_xscale("log")
+    _log_axis(ax.xaxis)
     ax.set_xlabel("bits per pixel")
     ax.set_ylabel(f"{metric} accuracy")
     ax.set_title(title)
@@ -172,8 +186,10 @@ def knee(residuals: Mapping[str, np.ndarray], knees: Mapping[str, np.ndarray], p
             top.axvline(knees["knee_quality"][k][0], color=c, lw=0.8, ls=":")
     top.set_xscale("log")
     bottom.set_xscale("log")
+    _log_axis(top.xaxis)
+    _log_axis(bottom.xaxis)
     top.set_ylabel("accuracy")
-    top.set_title(f"Accuracy vs quality: log fit (solid), two-segment (dashed), knee (dotted) — {model}")
+    top.set_title(f"{model}: log fit (solid), two-segment fit (dashed), knee (dotted)", fontsize=10)
     bottom.axhline(0, color="grey", lw=0.8)
     bottom.set_xlabel("quality parameter")
     bottom.set_ylabel("residual of a + c·log(q)")

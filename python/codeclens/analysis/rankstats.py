@@ -17,7 +17,17 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .table import ORIGINAL, QUALITY_DIRECTION, Table, as_table, factorize, group_rows, rows_to_columns, take
+from .table import (
+    ORIGINAL,
+    QUALITY_DIRECTION,
+    Table,
+    as_table,
+    factorize,
+    group_rows,
+    isin,
+    rows_to_columns,
+    take,
+)
 
 SETTING_COLUMNS = ("model", "codec", "setting", "quality", "scale", "color", "n", "rank_diff_mean",
                    "rank_diff_median", "rank_diff_std", "ratio_mean", "ratio_median", "ratio_std", "top1", "top5",
@@ -136,7 +146,7 @@ def color_stats(table: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     for _, idx in group_rows(t, ["model", "photo", "codec", "quality", "scale"]):
         colors = set(t["color"][idx].tolist())
         if {"rgb", "gray"} <= colors:
-            both[idx[np.isin(t["color"][idx], ["rgb", "gray"])]] = True
+            both[idx[isin(t["color"][idx], ["rgb", "gray"])]] = True
     t = take(t, both)
     rows = []
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from . import bdrate, knee, rankstats, selectors, thresholds
-from .table import ORIGINAL, QUALITY_DIRECTION, as_table, group_rows, write_csv
+from .table import ORIGINAL, QUALITY_DIRECTION, as_table, group_rows, rows_to_columns, write_csv
 
 
 def _fmt(v: object, digits: int = 4) -> str:
@@ -134,8 +134,17 @@ def _selectors(w: _Writer, t: dict, budget_ratio: Sequence[float]) -> None:
                 "Compression ratio = total bytes of the originals / total bytes selected. "
                 "`fixed:` rows are one setting for every photo (\"one QF vs all images\").\n")
     for codec in codecs:
-        rep = selectors.run_selectors(t, codec=codec, scale=1.0, color="rgb", budget_ratio=budget_ratio, fixed=True)
         w.md.append(f"\n### {codec}\n")
+        models = sorted(set(t["model"][(t["codec"] == codec) & scale1 & rgb].tolist()))
+        try:
+            reps = [selectors.run_selectors(t, model=m, codec=codec, scale=1.0, color="rgb",
+                                            budget_ratio=budget_ratio, fixed=True) for m in models]
+        except ValueError as exc:
+            w.md.append(f"Skipped: {exc}\n")
+            continue
+        rep = selectors.SelectorReport(
+            **{k: {c: np.concatenate([getattr(r, k)[c] for r in reps]) for c in getattr(reps[0], k)}
+               for k in ("summary", "histogram", "choices")}, pools=[p for r in reps for p in r.pools])
         for pool in rep.pools:
             w.md.append(f"Model {pool.model}: {len(pool.photos)} photos, {len(pool.settings) - 1} compressed versions"
                         + (f"; {len(pool.dropped_photos)} photos without an original left out" if pool.dropped_photos
@@ -215,15 +224,15 @@ def _ssim(w: _Writer, t: dict) -> None:
         th = pooled["threshold"][idx]
         fin = th[np.isfinite(th)]
         good = pooled["original_rank"][idx] == 1
+        agreement = pooled["agreement"][idx]
         rows.append({"model": model, "photos": len(idx), "with threshold": len(fin),
                      "never degrade": int(np.sum(pooled["censored"][idx] == "below")),
                      "degrade at all": int(np.sum(pooled["censored"][idx] == "above")),
                      "median": float(np.median(fin)) if len(fin) else math.nan,
                      "q25": float(np.quantile(fin, 0.25)) if len(fin) else math.nan,
                      "q75": float(np.quantile(fin, 0.75)) if len(fin) else math.nan,
-                     "agreement (orig. rank 1)": float(np.mean(pooled["agreement"][idx][good])) if good.any() else math.nan,
-                     "agreement (orig. rank > 1)": float(np.mean(pooled["agreement"][idx][~good])) if (~good).any() else math.nan})
-    from .table import rows_to_columns
+                     "agreement (orig. rank 1)": float(np.mean(agreement[good])) if good.any() else math.nan,
+                     "agreement (orig. rank > 1)": float(np.mean(agreement[~good])) if (~good).any() else math.nan})
     summary = rows_to_columns(rows, list(rows[0]))
     w.md.append(md_table(summary))
     w.md.append("\n\nPer codec and per scale (`shift` = median over photos of the level's threshold minus the photo's "
@@ -235,15 +244,17 @@ def _ssim(w: _Writer, t: dict) -> None:
                 "spread (std of pooled thresholds); a ratio well below 1 means the threshold belongs to the photo:\n")
     w.md.append(md_table(dep.spread, ["model", "factor", "n_photos", "within_photo_range_median", "between_photo_std",
                                       "ratio"], ["model", "factor", "photos", "within", "between", "ratio"]))
-    w.md.append(f"\n\nCSV: `{w.csv('ssim_thresholds.csv', pooled)}`, `{w.csv('ssim_threshold_levels.csv', dep.levels)}`, "
-                f"`{w.csv('ssim_threshold_spread.csv', dep.spread)}`\n")
+    names = [w.csv("ssim_thresholds.csv", pooled), w.csv("ssim_threshold_levels.csv", dep.levels),
+             w.csv("ssim_threshold_spread.csv", dep.spread)]
+    w.md.append("\n\nCSV: " + ", ".join(f"`{n}`" for n in names) + "\n")
     rd = rankstats.rank_difference(t)
     for (model,), idx in group_rows(pooled, ["model"]):
         fin = idx[np.isfinite(pooled["threshold"][idx])]
         pick = fin[np.argsort(-pooled["agreement"][fin], kind="stable")][:5]
         if len(pick):
+            photos = [str(x) for x in pooled["photo"][pick]]
             w.png(f"ssim_threshold_{_slug(model)}.png",
-                  lambda p, m=model, ph=[str(x) for x in pooled["photo"][pick]]: plots.ssim_vs_rank(t, rd, pooled, p, ph, m))
+                  lambda p, m=model, ph=photos: plots.ssim_vs_rank(t, rd, pooled, p, ph, m))
 
 
 def _overfitting(w: _Writer, t: dict, ratio: str) -> None:
@@ -258,8 +269,8 @@ def _overfitting(w: _Writer, t: dict, ratio: str) -> None:
                 "this codec's largest gain beats every other codec's.\n")
     w.md.append(md_table(summ, ["model", "codec", "n_photos", "n_improved", "mean_max_gain", "n_bad_original",
                                 "n_bad_improved", "n_best"],
-                         ["model", "codec", "photos", "improved", "mean max gain", "orig. rank > 50", "of which improved",
-                          "best"]))
+                         ["model", "codec", "photos", "improved", "mean max gain", "orig. rank > 50",
+                          "of which improved", "best"]))
     order = np.argsort(-imp["max_gain"], kind="stable")
     top = {k: v[order] for k, v in imp.items()}
     w.md.append("\n\nLargest gains:\n")
@@ -270,7 +281,8 @@ def _overfitting(w: _Writer, t: dict, ratio: str) -> None:
     w.md.append(f"\n\nCSV: `{w.csv('rank_improvements.csv', imp)}`, `{w.csv('overfitting_summary.csv', summ)}`\n")
     if top["max_gain"][0] > 0:
         rd = rankstats.rank_difference(t)
-        w.png("overfitting.png", lambda p: plots.overfitting(t, rd, p, str(top["photo"][0]), str(top["model"][0]), ratio))
+        photo, model = str(top["photo"][0]), str(top["model"][0])
+        w.png("overfitting.png", lambda p: plots.overfitting(t, rd, p, photo, model, ratio))
 
 
 def _bdrate(w: _Writer, t: dict, n_boot: int, seed: int) -> None:
@@ -321,9 +333,11 @@ def _knee(w: _Writer, t: dict) -> None:
     w.md.append("Least-squares accuracy = a + c·log(q) per codec (q: the codec's quality parameter; for HEVC QP "
                 "and JPEG 2000 ratio the axis is flipped so that larger is better quality). Knee: the breakpoint of "
                 "the best continuous two-segment fit in log(q), reported as found when the slope below it is "
-                "positive and at least 3× the slope above. `drop q`: the lowest quality whose isotonic-fitted "
-                "accuracy is within `drop` of the plateau (accuracy at the best quality). bpp at those points "
-                "interpolated from the mean bpp.\n")
+                "positive and at least 3× the absolute slope above, and the break removes at least half of the log "
+                "fit's squared error; a floor of most-compressed points at the minimum accuracy is left out. "
+                "`drop q`: the lowest quality whose isotonic-fitted accuracy is within `drop` of the plateau "
+                "(accuracy at the best quality). `knee bpp`: interpolated in (log q, log bpp) from the mean bpp of "
+                "the points; `drop bpp`: the mean bpp at `drop q`.\n")
     w.md.append(md_table(rep.knees, ["model", "codec", "scale", "color", "n_points", "n_photos", "log_a", "log_c",
                                      "log_rmse", "knee_found", "knee_quality", "knee_bpp", "slope_above",
                                      "slope_below", "plateau", "drop", "drop_quality", "drop_bpp", "note"],

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .table import ORIGINAL, QUALITY_DIRECTION, Table, as_table, group_rows, rows_to_columns
+from .table import ORIGINAL, QUALITY_DIRECTION, Table, as_table, group_rows, isin, rows_to_columns
 
 SELECTOR_NAMES = ("original", "HRS", "T1K", "T5K", "TTK")
 SUMMARY_COLUMNS = ("model", "selector", "n_photos", "top1", "top5", "mean_rank", "bytes_original", "bytes_selected",
@@ -207,13 +207,13 @@ def build_pool(table: Mapping[str, np.ndarray], model: str, *, codec: str | Sequ
     keep = ~is_orig
     if codec is not None:
         codecs = [codec] if isinstance(codec, str) else list(codec)
-        keep &= np.isin(t["codec"], codecs)
+        keep &= isin(t["codec"], codecs)
     if scale is not None:
         keep &= np.isclose(t["scale"], scale)
     if color is not None:
         keep &= t["color"] == color
     if qualities is not None:
-        keep &= np.isin(t["quality"], np.asarray(qualities, dtype=np.float64))
+        keep &= isin(t["quality"], np.asarray(qualities, dtype=np.float64))
     ok = t["status"] == "ok"
 
     orig_ok = is_orig & ok
@@ -221,7 +221,7 @@ def build_pool(table: Mapping[str, np.ndarray], model: str, *, codec: str | Sequ
     dropped = sorted(set(t["photo"][keep].tolist()) - set(photos.tolist()))
     if len(photos) == 0:
         raise ValueError(f"no photo of model {model!r} has a successful original")
-    vrows = np.flatnonzero(keep & np.isin(t["photo"], photos))
+    vrows = np.flatnonzero(keep & isin(t["photo"], photos))
     if len(vrows) == 0:
         raise ValueError(f"no compressed version of model {model!r} matches codec={codec!r}, scale={scale!r}, "
                          f"color={color!r}, qualities={qualities!r}")
@@ -256,7 +256,7 @@ def build_pool(table: Mapping[str, np.ndarray], model: str, *, codec: str | Sequ
     valid = np.zeros((n_p, n_s), dtype=bool)
     pixels = np.full(n_p, np.nan)
 
-    rows = np.concatenate([np.flatnonzero(orig_ok & np.isin(t["photo"], photos)), vrows])
+    rows = np.concatenate([np.flatnonzero(orig_ok & isin(t["photo"], photos)), vrows])
     p_idx = np.searchsorted(photos, t["photo"][rows])
     s_idx = np.zeros(len(rows), dtype=np.int64)
     is_version = t["codec"][rows] != ORIGINAL
@@ -271,7 +271,8 @@ def build_pool(table: Mapping[str, np.ndarray], model: str, *, codec: str | Sequ
                          f"{photos[p]!r}, setting {settings[s]!r}, model {model!r}")
     good = ok[rows]
     pr, sr, rr = p_idx[good], s_idx[good], rows[good]
-    rank[pr, sr], top1[pr, sr], top5[pr, sr], nbytes[pr, sr] = t["rank"][rr], t["top1"][rr], t["top5"][rr], t["nbytes"][rr]
+    rank[pr, sr], top1[pr, sr] = t["rank"][rr], t["top1"][rr]
+    top5[pr, sr], nbytes[pr, sr] = t["top5"][rr], t["nbytes"][rr]
     valid[pr, sr] = True
     if "bpp" in t:
         orig = sr == 0

@@ -116,6 +116,16 @@ def ok_rows(table: Mapping[str, np.ndarray]) -> Table:
     return take(table, table["status"] == "ok")
 
 
+def isin(values: np.ndarray, test: Iterable | np.ndarray) -> np.ndarray:
+    """``numpy.isin`` by binary search over the sorted test values (NumPy's own is quadratic for str objects)."""
+    values = np.asarray(values)
+    pool = np.unique(np.asarray(list(test) if not isinstance(test, np.ndarray) else test, dtype=values.dtype))
+    if len(pool) == 0 or len(values) == 0:
+        return np.zeros(len(values), dtype=bool)
+    i = np.minimum(np.searchsorted(pool, values), len(pool) - 1)
+    return pool[i] == values
+
+
 def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(uniques, codes)`` with ``uniques[codes] == values``; uniques sorted (NaN last for floats)."""
     uniques, codes = np.unique(values, return_inverse=True)
