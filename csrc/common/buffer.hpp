@@ -31,3 +31,31 @@ struct MutableImageView {
 };
 
 }  // namespace codeclens
+
+#include <cstdlib>
+#include <memory>
+
+namespace codeclens {
+
+// Memory from std::malloc, freed with std::free: the bindings hand it to numpy without copying.
+struct FreeDeleter {
+  void operator()(void* p) const noexcept { std::free(p); }
+};
+template <typename T>
+using MallocPtr = std::unique_ptr<T, FreeDeleter>;
+
+// Allocates `count` elements of T with malloc; throws std::bad_alloc.
+template <typename T>
+MallocPtr<T> malloc_array(std::size_t count) {
+  void* p = std::malloc(count > 0 ? count * sizeof(T) : 1);
+  if (p == nullptr) throw std::bad_alloc();
+  return MallocPtr<T>(static_cast<T*>(p));
+}
+
+// A finished compressed stream in malloc'd memory.
+struct EncodedBuffer {
+  MallocPtr<std::uint8_t> data;
+  std::size_t size = 0;
+};
+
+}  // namespace codeclens

@@ -6,7 +6,7 @@ layers over it. Heavy dependencies (torch, matplotlib) are imported only by the 
 
 from __future__ import annotations
 
-from . import _core
+from . import _core, jpeg
 from ._core import JpegError, default_thread_count, max_pixels, set_max_pixels
 
 __version__: str = _core.__version__
@@ -15,6 +15,7 @@ __all__ = [
     "JpegError",
     "__version__",
     "default_thread_count",
+    "jpeg",
     "max_pixels",
     "set_max_pixels",
 ]

@@ -1,0 +1,454 @@
+// pybind11 glue for csrc/jpeg: argument checks, GIL release, numpy arrays adopting the core's memory.
+#include <array>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <pybind11/stl.h>
+
+#include "bindings/common.hpp"
+#include "bindings/registry.hpp"
+#include "common/errors.hpp"
+#include "common/thread_pool.hpp"
+#include "jpeg/coefficients.hpp"
+#include "jpeg/decode.hpp"
+#include "jpeg/encode.hpp"
+#include "jpeg/probe.hpp"
+
+namespace codeclens::py_glue {
+namespace {
+
+using namespace codeclens::jpeg;
+
+ColorMode parse_mode(const std::string& mode) {
+  if (mode == "rgb") return ColorMode::RGB;
+  if (mode == "gray") return ColorMode::Gray;
+  if (mode == "ycbcr") return ColorMode::YCbCr;
+  throw InvalidArgument("mode: expected 'rgb', 'gray' or 'ycbcr', got '" + mode + "'");
+}
+
+DecodeOptions decode_options(const std::string& mode, int scale, const std::string& dct_method, bool strict) {
+  DecodeOptions o;
+  o.mode = parse_mode(mode);
+  o.scale = scale;
+  o.dct_method = dct_method_from_name(dct_method);
+  o.strict = strict;
+  return o;
+}
+
+int thread_arg(const py::object& threads, std::size_t items) {
+  int requested = 0;
+  if (!threads.is_none()) {
+    requested = threads.cast<int>();
+    if (requested < 1) throw py::value_error("threads: expected None or a positive integer, got " + std::to_string(requested));
+  }
+  return resolve_thread_count(requested, items);
+}
+
+std::string describe_dtype(const py::array& a) { return std::string(py::str(a.dtype())); }
+
+std::string describe_shape(const py::array& a) {
+  std::string s = "(";
+  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
+  return s + (a.ndim() == 1 ? ",)" : ")");
+}
+
+// An (H, W), (H, W, 1) or (H, W, 3) uint8 array with packed pixels; rows may be strided.
+ImageView image_view(const py::handle& obj, const char* what) {
+  if (!py::isinstance<py::array>(obj)) {
+    throw TypeMismatch(std::string(what) + ": expected a numpy uint8 array, got " +
+                       std::string(py::str(obj.get_type().attr("__name__"))));
+  }
+  auto a = py::reinterpret_borrow<py::array>(obj);
+  if (!a.dtype().is(py::dtype::of<std::uint8_t>())) {
+    throw TypeMismatch(std::string(what) + ": expected dtype uint8, got " + describe_dtype(a));
+  }
+  const bool ok_shape = a.ndim() == 2 || (a.ndim() == 3 && (a.shape(2) == 1 || a.shape(2) == 3));
+  if (!ok_shape) {
+    throw InvalidArgument(std::string(what) + ": expected shape (H, W), (H, W, 1) or (H, W, 3), got " + describe_shape(a));
+  }
+  ImageView v;
+  v.height = static_cast<int>(a.shape(0));
+  v.width = static_cast<int>(a.shape(1));
+  v.channels = a.ndim() == 3 ? static_cast<int>(a.shape(2)) : 1;
+  const py::ssize_t pixel_stride = a.strides(1);
+  const py::ssize_t channel_stride = a.ndim() == 3 ? a.strides(2) : 1;
+  if ((v.channels > 1 && channel_stride != 1) || (pixel_stride != v.channels && v.width > 1) || a.strides(0) < 0) {
+    throw InvalidArgument(std::string(what) + ": expected rows of packed pixels (strides (row, " +
+                          std::to_string(v.channels) + ", 1)), got strides (" + std::to_string(a.strides(0)) + ", " +
+                          std::to_string(pixel_stride) + (a.ndim() == 3 ? ", " + std::to_string(channel_stride) : "") +
+                          "); pass numpy.ascontiguousarray(image)");
+  }
+  v.row_stride = a.strides(0);
+  v.data = static_cast<const std::uint8_t*>(a.data());
+  return v;
+}
+
+// Output for decode: (H, W, C) uint8 (or (H, W) when C == 1), writable, packed pixels.
+MutableImageView out_view(const py::handle& obj, int h, int w, int c) {
+  if (!py::isinstance<py::array>(obj)) {
+    throw TypeMismatch("out: expected a numpy uint8 array, got " + std::string(py::str(obj.get_type().attr("__name__"))));
+  }
+  auto a = py::reinterpret_borrow<py::array>(obj);
+  if (!a.dtype().is(py::dtype::of<std::uint8_t>())) throw TypeMismatch("out: expected dtype uint8, got " + describe_dtype(a));
+  if (!a.writeable()) throw InvalidArgument("out: array is read-only");
+  const bool shape_ok = (a.ndim() == 3 && a.shape(0) == h && a.shape(1) == w && a.shape(2) == c) ||
+                        (a.ndim() == 2 && c == 1 && a.shape(0) == h && a.shape(1) == w);
+  if (!shape_ok) {
+    throw InvalidArgument("out: expected shape (" + std::to_string(h) + ", " + std::to_string(w) + ", " + std::to_string(c) +
+                          "), got " + describe_shape(a));
+  }
+  const py::ssize_t channel_stride = a.ndim() == 3 ? a.strides(2) : 1;
+  if ((c > 1 && channel_stride != 1) || (w > 1 && a.strides(1) != c) || a.strides(0) < 0) {
+    throw InvalidArgument("out: expected rows of packed pixels (strides (row, " + std::to_string(c) + ", 1)), got " +
+                          std::string(py::str(py::tuple(a.attr("strides")))));
+  }
+  return MutableImageView{static_cast<std::uint8_t*>(a.mutable_data()), h, w, c, a.strides(0)};
+}
+
+// Decodes into freshly malloc'd memory (no GIL needed).
+struct DecodedImage {
+  MallocPtr<std::uint8_t> pixels;
+  int h = 0, w = 0, c = 0;
+};
+
+DecodedImage decode_to_malloc(ByteView data, const DecodeOptions& options) {
+  Decoder dec(data, options);
+  DecodedImage img;
+  img.h = dec.height();
+  img.w = dec.width();
+  img.c = dec.channels();
+  img.pixels = malloc_array<std::uint8_t>(static_cast<std::size_t>(img.h) * img.w * img.c);
+  dec.decode_into(MutableImageView{img.pixels.get(), img.h, img.w, img.c, static_cast<std::ptrdiff_t>(img.w) * img.c});
+  return img;
+}
+
+py::array to_array(DecodedImage&& img) {
+  return adopt_malloc(img.pixels.release(), {img.h, img.w, img.c});
+}
+
+py::object decode(const py::handle& data, const std::string& mode, int scale, const std::string& dct_method,
+                  bool strict, const py::object& out) {
+  BufferRef buf(data, "data");
+  const DecodeOptions options = decode_options(mode, scale, dct_method, strict);
+  if (out.is_none()) {
+    DecodedImage img;
+    {
+      py::gil_scoped_release nogil;
+      img = decode_to_malloc(buf.view(), options);
+    }
+    return to_array(std::move(img));
+  }
+  std::optional<Decoder> dec;
+  {
+    py::gil_scoped_release nogil;
+    dec.emplace(buf.view(), options);
+  }
+  const MutableImageView target = out_view(out, dec->height(), dec->width(), dec->channels());
+  {
+    py::gil_scoped_release nogil;
+    dec->decode_into(target);
+  }
+  return out;
+}
+
+std::vector<BufferRef> buffers_of(const py::sequence& items, std::vector<std::exception_ptr>& errors) {
+  std::vector<BufferRef> refs;
+  refs.reserve(items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    try {
+      refs.emplace_back(items[i], "data");
+    } catch (...) {
+      errors[i] = std::current_exception();
+      refs.emplace_back(py::bytes(""), "data");  // placeholder, never read
+    }
+  }
+  return refs;
+}
+
+py::list decode_batch(const py::sequence& items, const std::string& mode, int scale, const std::string& dct_method,
+                      bool strict, const py::object& threads, const std::string& on_error) {
+  const OnError policy = parse_on_error(on_error);
+  const DecodeOptions options = decode_options(mode, scale, dct_method, strict);
+  const std::size_t n = items.size();
+  std::vector<std::exception_ptr> errors(n);
+  std::vector<BufferRef> refs = buffers_of(items, errors);
+  std::vector<DecodedImage> images(n);
+  const int nthreads = thread_arg(threads, n);
+  {
+    py::gil_scoped_release nogil;
+    parallel_for(n, nthreads, [&](std::size_t i) {
+      if (errors[i]) return;
+      try {
+        images[i] = decode_to_malloc(refs[i].view(), options);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    });
+  }
+  std::vector<py::object> results(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!errors[i]) results[i] = to_array(std::move(images[i]));
+  }
+  return finish_batch(results, errors, policy);
+}
+
+std::vector<std::array<std::uint16_t, 64>> parse_qtables(const py::object& qtables) {
+  std::vector<std::array<std::uint16_t, 64>> out;
+  if (qtables.is_none()) return out;
+  for (const py::handle& t : qtables) {
+    auto a = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(t);
+    if (!a) {
+      PyErr_Clear();
+      throw TypeMismatch("qtables: expected a sequence of 64-value tables (8x8 arrays or flat lists of integers)");
+    }
+    if (a.size() != 64) throw InvalidArgument("qtables: each table needs 64 values, got " + std::to_string(a.size()));
+    std::array<std::uint16_t, 64> table{};
+    const std::int64_t* p = a.data();
+    for (std::size_t k = 0; k < 64; ++k) {
+      if (p[k] < 1 || p[k] > 32767) {
+        throw InvalidArgument("qtables: values must be in 1..32767, got " + std::to_string(p[k]) + " at index " + std::to_string(k));
+      }
+      table[k] = static_cast<std::uint16_t>(p[k]);
+    }
+    out.push_back(table);
+  }
+  return out;
+}
+
+EncodeOptions encode_options(int quality, const std::string& subsampling, const py::object& qtables, bool progressive,
+                             bool optimize, const std::string& dct_method, int restart_interval) {
+  EncodeOptions o;
+  o.quality = quality;
+  o.subsampling = subsampling_from_name(subsampling);
+  o.qtables = parse_qtables(qtables);
+  o.progressive = progressive;
+  o.optimize = optimize;
+  o.dct_method = dct_method_from_name(dct_method);
+  o.restart_interval = restart_interval;
+  return o;
+}
+
+py::bytes to_bytes(const EncodedBuffer& buf) {
+  return py::bytes(reinterpret_cast<const char*>(buf.data.get()), static_cast<py::ssize_t>(buf.size));
+}
+
+py::bytes encode(const py::handle& image, int quality, const std::string& subsampling, const py::object& qtables,
+                 bool progressive, bool optimize, const std::string& dct_method, int restart_interval) {
+  const ImageView view = image_view(image, "image");
+  const EncodeOptions options = encode_options(quality, subsampling, qtables, progressive, optimize, dct_method, restart_interval);
+  EncodedBuffer out;
+  {
+    py::gil_scoped_release nogil;
+    out = jpeg::encode(view, options);
+  }
+  return to_bytes(out);
+}
+
+py::list encode_batch(const py::sequence& images, int quality, const std::string& subsampling, const py::object& qtables,
+                      bool progressive, bool optimize, const std::string& dct_method, int restart_interval,
+                      const py::object& threads, const std::string& on_error) {
+  const OnError policy = parse_on_error(on_error);
+  const EncodeOptions options = encode_options(quality, subsampling, qtables, progressive, optimize, dct_method, restart_interval);
+  const std::size_t n = images.size();
+  std::vector<py::object> keep(n);  // the arrays stay alive while the GIL is released
+  std::vector<ImageView> views(n);
+  std::vector<std::exception_ptr> errors(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    keep[i] = images[i];
+    try {
+      views[i] = image_view(keep[i], "image");
+    } catch (...) {
+      errors[i] = std::current_exception();
+    }
+  }
+  std::vector<EncodedBuffer> encoded(n);
+  const int nthreads = thread_arg(threads, n);
+  {
+    py::gil_scoped_release nogil;
+    parallel_for(n, nthreads, [&](std::size_t i) {
+      if (errors[i]) return;
+      try {
+        encoded[i] = jpeg::encode(views[i], options);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    });
+  }
+  std::vector<py::object> results(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!errors[i]) results[i] = to_bytes(encoded[i]);
+  }
+  return finish_batch(results, errors, policy);
+}
+
+py::array table_array(const std::array<std::uint16_t, 64>& t) {
+  py::array_t<std::uint16_t> a({8, 8});
+  std::copy(t.begin(), t.end(), a.mutable_data());
+  return std::move(a);
+}
+
+py::dict coefficients_dict(Coefficients&& c) {
+  py::list comps;
+  for (auto& comp : c.components) {
+    py::dict d;
+    d["component_id"] = comp.component_id;
+    d["h_samp"] = comp.h_samp;
+    d["v_samp"] = comp.v_samp;
+    d["quant_tbl_no"] = comp.quant_tbl_no;
+    d["qtable"] = table_array(comp.qtable);
+    d["coefficients"] = adopt_malloc(comp.blocks.release(), {comp.blocks_h, comp.blocks_w, 8, 8});
+    comps.append(d);
+  }
+  py::dict d;
+  d["width"] = c.width;
+  d["height"] = c.height;
+  d["color_space"] = color_space_name(c.color_space);
+  d["progressive"] = c.progressive;
+  d["arithmetic"] = c.arithmetic;
+  d["restart_interval"] = c.restart_interval;
+  d["adobe"] = c.saw_adobe;
+  d["adobe_transform"] = c.adobe_transform;
+  d["components"] = comps;
+  return d;
+}
+
+py::dict read_coefficients(const py::handle& data, bool strict) {
+  BufferRef buf(data, "data");
+  Coefficients c;
+  {
+    py::gil_scoped_release nogil;
+    c = jpeg::read_coefficients(buf.view(), strict);
+  }
+  return coefficients_dict(std::move(c));
+}
+
+py::list read_coefficients_batch(const py::sequence& items, bool strict, const py::object& threads, const std::string& on_error) {
+  const OnError policy = parse_on_error(on_error);
+  const std::size_t n = items.size();
+  std::vector<std::exception_ptr> errors(n);
+  std::vector<BufferRef> refs = buffers_of(items, errors);
+  std::vector<Coefficients> coeffs(n);
+  const int nthreads = thread_arg(threads, n);
+  {
+    py::gil_scoped_release nogil;
+    parallel_for(n, nthreads, [&](std::size_t i) {
+      if (errors[i]) return;
+      try {
+        coeffs[i] = jpeg::read_coefficients(refs[i].view(), strict);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    });
+  }
+  std::vector<py::object> results(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!errors[i]) results[i] = coefficients_dict(std::move(coeffs[i]));
+  }
+  return finish_batch(results, errors, policy);
+}
+
+py::bytes write_coefficients(int width, int height, const std::string& color_space, const py::list& components,
+                             bool progressive, bool optimize, int restart_interval) {
+  std::vector<ComponentView> views;
+  std::vector<py::array> keep;
+  for (std::size_t i = 0; i < components.size(); ++i) {
+    py::tuple t = components[i].cast<py::tuple>();  // (component_id, h_samp, v_samp, qtable, coefficients)
+    ComponentView v;
+    v.component_id = t[0].cast<int>();
+    v.h_samp = t[1].cast<int>();
+    v.v_samp = t[2].cast<int>();
+    v.qtable = parse_qtables(py::make_tuple(t[3])).at(0);
+    py::object blocks_obj = t[4];
+    if (!py::isinstance<py::array>(blocks_obj) || !py::reinterpret_borrow<py::array>(blocks_obj).dtype().is(py::dtype::of<std::int16_t>())) {
+      throw TypeMismatch("components[" + std::to_string(i) + "].coefficients: expected an int16 numpy array");
+    }
+    auto blocks = py::reinterpret_borrow<py::array>(blocks_obj);
+    if (blocks.ndim() != 4 || blocks.shape(2) != 8 || blocks.shape(3) != 8) {
+      throw InvalidArgument("components[" + std::to_string(i) + "].coefficients: expected shape (blocks_h, blocks_w, 8, 8), got " +
+                            describe_shape(blocks));
+    }
+    if (!(blocks.flags() & py::array::c_style)) {
+      throw InvalidArgument("components[" + std::to_string(i) + "].coefficients: expected a C-contiguous array");
+    }
+    v.blocks_h = static_cast<int>(blocks.shape(0));
+    v.blocks_w = static_cast<int>(blocks.shape(1));
+    v.blocks = static_cast<const std::int16_t*>(blocks.data());
+    keep.push_back(blocks);
+    views.push_back(v);
+  }
+  WriteOptions options;
+  options.progressive = progressive;
+  options.optimize = optimize;
+  options.restart_interval = restart_interval;
+  const J_COLOR_SPACE cs = color_space_from_name(color_space);
+  EncodedBuffer out;
+  {
+    py::gil_scoped_release nogil;
+    out = jpeg::write_coefficients(width, height, cs, views, options);
+  }
+  return to_bytes(out);
+}
+
+py::dict probe(const py::handle& data) {
+  BufferRef buf(data, "data");
+  JpegInfo info;
+  {
+    py::gil_scoped_release nogil;
+    info = jpeg::probe(buf.view());
+  }
+  py::dict d;
+  d["width"] = info.width;
+  d["height"] = info.height;
+  d["components"] = info.components;
+  d["precision"] = info.precision;
+  d["color_space"] = color_space_name(info.color_space);
+  d["subsampling"] = info.subsampling;
+  d["progressive"] = info.progressive;
+  d["arithmetic"] = info.arithmetic;
+  d["restart_interval"] = info.restart_interval;
+  d["jfif"] = info.jfif;
+  d["adobe"] = info.adobe;
+  d["adobe_transform"] = info.adobe_transform;
+  d["density"] = py::make_tuple(info.density_unit, info.x_density, info.y_density);
+  d["component_ids"] = info.component_ids;
+  py::list sampling;
+  for (std::size_t i = 0; i < info.h_samp.size(); ++i) sampling.append(py::make_tuple(info.h_samp[i], info.v_samp[i]));
+  d["sampling"] = sampling;
+  d["quant_tbl_no"] = info.quant_tbl_no;
+  py::dict tables;
+  for (std::size_t i = 0; i < info.tables.size(); ++i) tables[py::int_(info.table_slots[i])] = table_array(info.tables[i]);
+  d["qtables"] = tables;
+  return d;
+}
+
+}  // namespace
+
+void register_jpeg(py::module_& m) {
+  m.def("jpeg_library_version", &library_version, "The linked JPEG library, e.g. 'libjpeg-turbo 2.1.5 (libjpeg API 62)'.");
+  m.def("jpeg_decode", &decode, py::arg("data"), py::arg("mode") = "rgb", py::arg("scale") = 1,
+        py::arg("dct_method") = "islow", py::arg("strict") = false, py::arg("out") = py::none(),
+        "Decode JPEG bytes to a uint8 (H, W, C) array (C = 3 for rgb/ycbcr, 1 for gray).");
+  m.def("jpeg_decode_batch", &decode_batch, py::arg("items"), py::arg("mode") = "rgb", py::arg("scale") = 1,
+        py::arg("dct_method") = "islow", py::arg("strict") = false, py::arg("threads") = py::none(),
+        py::arg("on_error") = "raise", "Decode many JPEGs on the core's thread pool.");
+  m.def("jpeg_encode", &encode, py::arg("image"), py::arg("quality") = 75, py::arg("subsampling") = "420",
+        py::arg("qtables") = py::none(), py::arg("progressive") = false, py::arg("optimize") = false,
+        py::arg("dct_method") = "islow", py::arg("restart_interval") = 0,
+        "Encode a uint8 (H, W), (H, W, 1) or (H, W, 3) array to JPEG bytes.");
+  m.def("jpeg_encode_batch", &encode_batch, py::arg("images"), py::arg("quality") = 75, py::arg("subsampling") = "420",
+        py::arg("qtables") = py::none(), py::arg("progressive") = false, py::arg("optimize") = false,
+        py::arg("dct_method") = "islow", py::arg("restart_interval") = 0, py::arg("threads") = py::none(),
+        py::arg("on_error") = "raise", "Encode many arrays on the core's thread pool.");
+  m.def("jpeg_read_coefficients", &read_coefficients, py::arg("data"), py::arg("strict") = false,
+        "Quantized DCT coefficients of every component, without transcoding.");
+  m.def("jpeg_read_coefficients_batch", &read_coefficients_batch, py::arg("items"), py::arg("strict") = false,
+        py::arg("threads") = py::none(), py::arg("on_error") = "raise",
+        "read_coefficients over many JPEGs on the core's thread pool.");
+  m.def("jpeg_write_coefficients", &write_coefficients, py::arg("width"), py::arg("height"), py::arg("color_space"),
+        py::arg("components"), py::arg("progressive") = false, py::arg("optimize") = true, py::arg("restart_interval") = 0,
+        "Write a JPEG from quantized coefficients: components are (id, h_samp, v_samp, qtable, int16 blocks).");
+  m.def("jpeg_probe", &probe, py::arg("data"), "Header facts without decoding pixels.");
+}
+
+}  // namespace codeclens::py_glue

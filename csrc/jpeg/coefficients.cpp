@@ -1,0 +1,204 @@
+#include "jpeg/coefficients.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "common/errors.hpp"
+#include "common/limits.hpp"
+
+namespace codeclens::jpeg {
+namespace {
+
+constexpr std::size_t kBlock = 64;
+
+int ceil_div(long long a, long long b) { return static_cast<int>((a + b - 1) / b); }
+
+// Copies one component's block rows out of libjpeg's virtual array (rows are contiguous JBLOCKs, each
+// 64 JCOEF in natural order, which is exactly the output layout).
+void copy_component(j_decompress_ptr cinfo, jvirt_barray_ptr array, const jpeg_component_info& comp,
+                    std::int16_t* out) {
+  const JDIMENSION rows = comp.height_in_blocks;
+  const std::size_t row_elems = static_cast<std::size_t>(comp.width_in_blocks) * kBlock;
+  const JDIMENSION chunk = static_cast<JDIMENSION>(std::max(1, comp.v_samp_factor));
+  for (JDIMENSION r = 0; r < rows; r += chunk) {
+    const JDIMENSION n = std::min(chunk, rows - r);
+    JBLOCKARRAY buf = (*cinfo->mem->access_virt_barray)(reinterpret_cast<j_common_ptr>(cinfo), array, r, n, FALSE);
+    for (JDIMENSION i = 0; i < n; ++i) {
+      std::memcpy(out + (r + i) * row_elems, buf[i][0], row_elems * sizeof(std::int16_t));
+    }
+  }
+}
+
+}  // namespace
+
+Coefficients read_coefficients(ByteView data, bool strict) {
+  DecompressSession session(data, strict, "read_coefficients");
+  jpeg_decompress_struct& cinfo = session.cinfo();
+  jvirt_barray_ptr* arrays = nullptr;
+  session.run([&] { arrays = jpeg_read_coefficients(&cinfo); });
+
+  Coefficients out;
+  out.width = static_cast<int>(cinfo.image_width);
+  out.height = static_cast<int>(cinfo.image_height);
+  out.color_space = cinfo.jpeg_color_space;
+  out.progressive = cinfo.progressive_mode != 0;
+  out.arithmetic = cinfo.arith_code != 0;
+  out.restart_interval = static_cast<int>(cinfo.restart_interval);
+  out.saw_adobe = cinfo.saw_Adobe_marker != 0;
+  out.adobe_transform = cinfo.Adobe_transform;
+  out.components.resize(static_cast<std::size_t>(cinfo.num_components));
+  for (int ci = 0; ci < cinfo.num_components; ++ci) {
+    const jpeg_component_info& comp = cinfo.comp_info[ci];
+    ComponentCoefficients& c = out.components[static_cast<std::size_t>(ci)];
+    c.component_id = comp.component_id;
+    c.h_samp = comp.h_samp_factor;
+    c.v_samp = comp.v_samp_factor;
+    c.quant_tbl_no = comp.quant_tbl_no;
+    c.blocks_h = static_cast<int>(comp.height_in_blocks);
+    c.blocks_w = static_cast<int>(comp.width_in_blocks);
+    // The table latched when the component's first scan started (tables may be redefined between scans).
+    const JQUANT_TBL* q = comp.quant_table != nullptr ? comp.quant_table : cinfo.quant_tbl_ptrs[comp.quant_tbl_no];
+    if (q == nullptr) {
+      throw CodecError("jpeg", "read_coefficients: component " + std::to_string(comp.component_id) +
+                                   " has no quantization table");
+    }
+    for (std::size_t k = 0; k < kBlock; ++k) c.qtable[k] = q->quantval[k];
+    c.blocks = malloc_array<std::int16_t>(static_cast<std::size_t>(c.blocks_h) * c.blocks_w * kBlock);
+  }
+  session.run([&] {
+    for (int ci = 0; ci < cinfo.num_components; ++ci) {
+      copy_component(&cinfo, arrays[ci], cinfo.comp_info[ci], out.components[static_cast<std::size_t>(ci)].blocks.get());
+    }
+    jpeg_finish_decompress(&cinfo);
+  });
+  return out;
+}
+
+namespace {
+
+int expected_components(J_COLOR_SPACE cs) {
+  switch (cs) {
+    case JCS_GRAYSCALE: return 1;
+    case JCS_RGB: case JCS_YCbCr: return 3;
+    case JCS_CMYK: case JCS_YCCK: return 4;
+    default: return -1;
+  }
+}
+
+void validate_layout(int width, int height, J_COLOR_SPACE cs, const std::vector<ComponentView>& comps) {
+  if (width < 1 || height < 1 || width > JPEG_MAX_DIMENSION || height > JPEG_MAX_DIMENSION) {
+    throw InvalidArgument("write_coefficients: image size must be 1.." + std::to_string(JPEG_MAX_DIMENSION) +
+                          ", got " + std::to_string(width) + "x" + std::to_string(height));
+  }
+  check_pixel_limit(static_cast<std::uint64_t>(width), static_cast<std::uint64_t>(height), "write_coefficients");
+  const int n = static_cast<int>(comps.size());
+  if (n != expected_components(cs)) {
+    throw InvalidArgument("write_coefficients: colour space " + std::string(color_space_name(cs)) + " needs " +
+                          std::to_string(expected_components(cs)) + " components, got " + std::to_string(n));
+  }
+  int max_h = 1, max_v = 1;
+  for (const auto& c : comps) {
+    if (c.h_samp < 1 || c.h_samp > 4 || c.v_samp < 1 || c.v_samp > 4) {
+      throw InvalidArgument("write_coefficients: sampling factors must be 1..4, got " + std::to_string(c.h_samp) +
+                            "x" + std::to_string(c.v_samp));
+    }
+    max_h = std::max(max_h, c.h_samp);
+    max_v = std::max(max_v, c.v_samp);
+  }
+  for (std::size_t i = 0; i < comps.size(); ++i) {
+    const auto& c = comps[i];
+    const int bw = ceil_div(static_cast<long long>(width) * c.h_samp, 8LL * max_h);
+    const int bh = ceil_div(static_cast<long long>(height) * c.v_samp, 8LL * max_v);
+    if (c.blocks_w != bw || c.blocks_h != bh) {
+      throw InvalidArgument("write_coefficients: component " + std::to_string(i) + " has " +
+                            std::to_string(c.blocks_h) + "x" + std::to_string(c.blocks_w) + " blocks, a " +
+                            std::to_string(width) + "x" + std::to_string(height) + " image with sampling " +
+                            std::to_string(c.h_samp) + "x" + std::to_string(c.v_samp) + " needs " +
+                            std::to_string(bh) + "x" + std::to_string(bw));
+    }
+    for (std::size_t k = 0; k < kBlock; ++k) {
+      if (c.qtable[k] < 1 || c.qtable[k] > 32767) {
+        throw InvalidArgument("write_coefficients: component " + std::to_string(i) +
+                              " quantization table values must be 1..32767, got " + std::to_string(c.qtable[k]));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+EncodedBuffer write_coefficients(int width, int height, J_COLOR_SPACE color_space,
+                                 const std::vector<ComponentView>& comps, const WriteOptions& options) {
+  validate_layout(width, height, color_space, comps);
+  if (options.restart_interval < 0 || options.restart_interval > 65535) {
+    throw InvalidArgument("restart_interval: expected 0..65535 MCUs, got " + std::to_string(options.restart_interval));
+  }
+  // Components with equal tables share a DQT slot (at most 4 slots).
+  std::vector<int> slot_of(comps.size());
+  std::vector<const std::array<std::uint16_t, 64>*> slots;
+  for (std::size_t i = 0; i < comps.size(); ++i) {
+    auto it = std::find_if(slots.begin(), slots.end(), [&](const auto* t) { return *t == comps[i].qtable; });
+    if (it == slots.end()) {
+      slots.push_back(&comps[i].qtable);
+      it = slots.end() - 1;
+    }
+    slot_of[i] = static_cast<int>(it - slots.begin());
+  }
+  if (slots.size() > NUM_QUANT_TBLS) throw InvalidArgument("write_coefficients: more than 4 distinct quantization tables");
+
+  CompressSession s("write_coefficients");
+  jpeg_compress_struct& c = s.cinfo();
+  std::size_t total_coeffs = 0;
+  for (const auto& comp : comps) total_coeffs += static_cast<std::size_t>(comp.blocks_h) * comp.blocks_w * kBlock;
+  s.start_destination(total_coeffs / 2 + 4096);
+  c.image_width = static_cast<JDIMENSION>(width);
+  c.image_height = static_cast<JDIMENSION>(height);
+  c.input_components = static_cast<int>(comps.size());
+  c.in_color_space = color_space;
+  std::vector<jvirt_barray_ptr> arrays(comps.size());
+  jvirt_barray_ptr* array_ptrs = arrays.data();
+  const int ncomp = static_cast<int>(comps.size());
+  const int nslots = static_cast<int>(slots.size());
+  const auto* slot_tables = slots.data();
+  const int* slot_index = slot_of.data();
+  const ComponentView* views = comps.data();
+  s.run([&] {
+    jpeg_set_defaults(&c);
+    jpeg_set_colorspace(&c, color_space);
+    for (int t = 0; t < nslots; ++t) {
+      if (c.quant_tbl_ptrs[t] == nullptr) c.quant_tbl_ptrs[t] = jpeg_alloc_quant_table(reinterpret_cast<j_common_ptr>(&c));
+      for (std::size_t k = 0; k < kBlock; ++k) c.quant_tbl_ptrs[t]->quantval[k] = (*slot_tables[t])[k];
+      c.quant_tbl_ptrs[t]->sent_table = FALSE;
+    }
+    for (int i = 0; i < ncomp; ++i) {
+      jpeg_component_info& comp = c.comp_info[i];
+      comp.component_id = views[i].component_id;
+      comp.h_samp_factor = views[i].h_samp;
+      comp.v_samp_factor = views[i].v_samp;
+      comp.quant_tbl_no = slot_index[i];
+      // Arrays padded to whole MCUs, as libjpeg's transcoder expects; padding blocks are never read back.
+      const JDIMENSION bw = static_cast<JDIMENSION>(views[i].blocks_w + views[i].h_samp - 1) / views[i].h_samp * views[i].h_samp;
+      const JDIMENSION bh = static_cast<JDIMENSION>(views[i].blocks_h + views[i].v_samp - 1) / views[i].v_samp * views[i].v_samp;
+      array_ptrs[i] = (*c.mem->request_virt_barray)(reinterpret_cast<j_common_ptr>(&c), JPOOL_IMAGE, TRUE, bw, bh,
+                                                     static_cast<JDIMENSION>(views[i].v_samp));
+    }
+    (*c.mem->realize_virt_arrays)(reinterpret_cast<j_common_ptr>(&c));
+    for (int i = 0; i < ncomp; ++i) {
+      const std::size_t row_elems = static_cast<std::size_t>(views[i].blocks_w) * kBlock;
+      for (int r = 0; r < views[i].blocks_h; ++r) {
+        JBLOCKARRAY buf = (*c.mem->access_virt_barray)(reinterpret_cast<j_common_ptr>(&c), array_ptrs[i],
+                                                        static_cast<JDIMENSION>(r), 1, TRUE);
+        std::memcpy(buf[0][0], views[i].blocks + static_cast<std::size_t>(r) * row_elems, row_elems * sizeof(std::int16_t));
+      }
+    }
+    c.optimize_coding = options.optimize ? TRUE : FALSE;
+    c.restart_interval = static_cast<unsigned int>(options.restart_interval);
+    if (options.progressive) jpeg_simple_progression(&c);
+    jpeg_write_coefficients(&c, array_ptrs);
+    jpeg_finish_compress(&c);
+  });
+  return s.take();
+}
+
+}  // namespace codeclens::jpeg

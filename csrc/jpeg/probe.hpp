@@ -1,0 +1,31 @@
+// Header facts of a JPEG without decoding any pixels.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/buffer.hpp"
+#include "jpeg/jpeg_common.hpp"
+
+namespace codeclens::jpeg {
+
+struct JpegInfo {
+  int width = 0, height = 0, components = 0, precision = 8;
+  J_COLOR_SPACE color_space = JCS_UNKNOWN;
+  std::string subsampling;  // "444", "422", "420", "440", "411", "441", "gray" or per-component "h2v1,..."
+  bool progressive = false, arithmetic = false;
+  int restart_interval = 0;
+  bool jfif = false, adobe = false;
+  int adobe_transform = 0;
+  int density_unit = 0, x_density = 0, y_density = 0;
+  std::vector<int> component_ids, h_samp, v_samp, quant_tbl_no;
+  std::vector<int> table_slots;                       // DQT slots defined before the first scan
+  std::vector<std::array<std::uint16_t, 64>> tables;  // their tables, natural order
+};
+
+// Reads markers up to the first scan. The pixel limit is not applied (nothing large is allocated).
+JpegInfo probe(ByteView data);
+
+}  // namespace codeclens::jpeg
