@@ -226,7 +226,8 @@ class PixelDataset(Dataset):
 
     The shorter side is resized to ``resize`` (bilinear, Pillow), then a ``size`` crop is taken (random with a
     flip when train, else central). quality: when set, the crop is JPEG-encoded at that IJG quality by the
-    core and decoded again (training on compressed data, Friedland et al.). Normalised with ImageNet mean/std.
+    core and decoded again (training on compressed data, Friedland et al.). Normalised with ImageNet mean/std,
+    or left in [0, 1] with ``normalize=False``.
     """
 
     def __init__(
@@ -237,6 +238,7 @@ class PixelDataset(Dataset):
         quality: int | None = None,
         train: bool = False,
         subsampling: str = "420",
+        normalize: bool = True,
     ) -> None:
         if size < 8:
             raise ValueError(f"size: expected at least 8 pixels, got {size}")
@@ -244,6 +246,7 @@ class PixelDataset(Dataset):
             raise ValueError(f"quality: expected 1..100, got {quality}")
         self.items, self.size, self.resize = list(items), size, resize
         self.quality, self.train, self.subsampling = quality, train, subsampling
+        self.normalize = normalize
         self.mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
         self.std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
 
@@ -281,7 +284,7 @@ class PixelDataset(Dataset):
 
     def __getitem__(self, index: int):
         x = torch.from_numpy(self.pixels(index)).permute(2, 0, 1).float().div_(255.0)
-        return (x - self.mean) / self.std, self.items[index].label
+        return ((x - self.mean) / self.std if self.normalize else x), self.items[index].label
 
 
 # ----------------------------------------------------------------------------------------------- batching
