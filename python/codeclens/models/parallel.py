@@ -188,16 +188,20 @@ class StagedUnfreezing:
 
     Stage 0 trains the final layer only at ``lr``; stage s also trains the s top groups of the backbone
     (``backbone.unfreeze_groups()``, or ``groups``) at ``lr * decay**s``. The stage advances after
-    ``epochs_per_stage`` epochs, or (``patience``) when the validation loss (training loss without a
+    ``epochs_per_stage`` epochs (default 2), or (``patience``) when the validation loss (training loss without a
     validation set) has not improved for ``patience`` epochs. The stage is derived from the recorded history,
     so a resumed run continues in the same stage. ``max_stage`` caps it (the paper stopped at the second
     block of ResNet-50 V2 and the fourth of Inception V3 for memory).
     """
 
-    def __init__(self, model: ParallelTopology, lr: float = 0.01, decay: float = 0.1, epochs_per_stage: int | None = 2,
+    def __init__(self, model: ParallelTopology, lr: float = 0.01, decay: float = 0.1, epochs_per_stage: int | None = None,
                  patience: int | None = None, max_stage: int | None = None, groups: list[list[nn.Module]] | None = None) -> None:
-        if (epochs_per_stage is None) == (patience is None):
-            raise ValueError("give exactly one of epochs_per_stage and patience")
+        if epochs_per_stage is not None and patience is not None:
+            raise ValueError("give one of epochs_per_stage and patience, not both")
+        if epochs_per_stage is None and patience is None:
+            epochs_per_stage = 2
+        if (epochs_per_stage is not None and epochs_per_stage < 1) or (patience is not None and patience < 1):
+            raise ValueError("epochs_per_stage and patience must be >= 1")
         self.model = model
         self.groups = groups if groups is not None else model.backbone.unfreeze_groups()
         self.lr, self.decay = lr, decay
