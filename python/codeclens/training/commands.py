@@ -155,8 +155,9 @@ def run_fit(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/{args.model}")
     spec = {"model": args.model, "bands": args.bands, "variant": args.variant, "width": args.width,
             "data": args.data, "labels": {str(k): v for k, v in mapping.items()}}
-    if kind == "dct":
-        stats.save(out.mkdir(parents=True, exist_ok=True) or out / "dct_stats.json")
+    if kind == "dct":  # saved with the run, for evaluation with the same normalisation
+        out.mkdir(parents=True, exist_ok=True)
+        stats.save(out / "dct_stats.json")
     trainer = Trainer(model, train, out, _config(args), val_loader=val, spec=spec, quiet=args.quiet)
     history = trainer.fit(resume=not args.no_resume)
     print(json.dumps(history[-1]))
