@@ -222,3 +222,20 @@ def test_pretransform_identity_start_tv_and_backward():
     assert all(p.grad is None for p in clf.parameters())  # the classifier is frozen
     pipe.train()
     assert not clf.classifier.training
+
+
+@pytest.mark.parametrize("codec", ["jpeg", "jpeg2000", "hevc"])
+def test_pretransform_rate_accuracy_evaluation(codec):
+    from codeclens.models.parallel import efficientnet_lite0
+    from codeclens.models.pretransform import CODECS, ClassifierOnPixels, PreTransformNet, evaluate_rate_accuracy
+
+    items = sample_items()[:2]
+    images = [np.ascontiguousarray(jpeg.decode(it.source.read_bytes())[:128, :128]) for it in items]
+    clf = ClassifierOnPixels(efficientnet_lite0(), size=96)
+    settings = CODECS[codec][1][:2]
+    r = evaluate_rate_accuracy(PreTransformNet(), clf, images, [it.label for it in items], codec, settings, n_boot=10)
+    assert r.rate_anchor.shape == (2, 2) and set(np.unique(r.correct_test)) <= {0.0, 1.0}
+    # an identity pre-transform (the bypass net's start) compresses to the same bits as the originals
+    np.testing.assert_allclose(r.rate_test, r.rate_anchor)
+    assert np.all(r.rate_anchor[:, 0] < r.rate_anchor[:, 1])  # settings ordered from low to high rate
+    assert (r.bd_rate is None) == bool(r.note)

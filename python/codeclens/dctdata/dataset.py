@@ -78,7 +78,7 @@ def decode_pixels(source: Source) -> np.ndarray:
     from PIL import Image
 
     with Image.open(io.BytesIO(data)) as im:
-        return np.asarray(im.convert("RGB"))
+        return np.array(im.convert("RGB"))  # a writable copy (torch.from_numpy refuses read-only memory)
 
 
 def load_dct(source: Source, subsampling: Literal["444", "422", "420"] = "444") -> DctImage:
@@ -261,7 +261,7 @@ class PixelDataset(Dataset):
         h, w = img.shape[:2]
         if self.resize is not None and min(h, w) != self.resize:
             s = self.resize / min(h, w)
-            img = np.asarray(Image.fromarray(img).resize((max(1, round(w * s)), max(1, round(h * s))), Image.BILINEAR))
+            img = np.array(Image.fromarray(img).resize((max(1, round(w * s)), max(1, round(h * s))), Image.BILINEAR))
             h, w = img.shape[:2]
         if min(h, w) < self.size:
             img = np.pad(img, ((0, max(0, self.size - h)), (0, max(0, self.size - w)), (0, 0)), mode="edge")

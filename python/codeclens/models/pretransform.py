@@ -164,7 +164,7 @@ def _jpeg2000(rgb: np.ndarray, ratio: float) -> tuple[bytes, np.ndarray]:
     Image.fromarray(rgb).save(buf, "JPEG2000", quality_mode="rates", quality_layers=[float(ratio)], irreversible=True)
     data = buf.getvalue()
     with Image.open(io.BytesIO(data)) as im:
-        return data, np.asarray(im.convert("RGB"))
+        return data, np.array(im.convert("RGB"))  # a writable copy
 
 
 def _hevc(rgb: np.ndarray, quality: float) -> tuple[bytes, np.ndarray]:
