@@ -15,6 +15,7 @@ import sys
 COMMAND_MODULES: list[str] = [
     "codeclens.demo",
     "codeclens.analysis.commands",
+    "codeclens.training.commands",
 ]
 
 
