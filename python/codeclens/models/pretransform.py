@@ -202,8 +202,8 @@ def codec_roundtrip(codec: str, rgb: np.ndarray, setting: float) -> tuple[int, n
 class RateAccuracy:
     """Per-photo results of one codec: rate (P, K) bits per pixel and correct (P, K) top-1 hits, for the
     originals ("anchor") and the pre-transformed images ("test"), K settings; with the BD-rate (percent,
-    negative = the pre-transform needs fewer bits for the same accuracy) and its bootstrap interval when
-    ``codeclens.analysis`` is installed (else None and ``note`` says so)."""
+    negative = the pre-transform needs fewer bits for the same accuracy) and its paired bootstrap interval over
+    photos (codeclens.analysis.bdrate); NaN where the curves share no accuracy range."""
 
     codec: str
     settings: tuple[float, ...]
@@ -256,10 +256,7 @@ def evaluate_rate_accuracy(
                     rate[p, k] = 8.0 * nbytes / (src.shape[0] * src.shape[1])
                     d = torch.from_numpy(decoded).permute(2, 0, 1).float().div(255.0)[None].to(device)
                     correct[p, k] = float(classifier(d).argmax(1).item() == int(label))
-    try:
-        from ..analysis.bdrate import bd_rate_bootstrap
-    except ImportError:
-        return RateAccuracy(codec, settings, ra, ca, rt, ct, None, None, None,
-                            note="codeclens.analysis.bdrate is not installed: BD-rate not computed")
+    from ..analysis.bdrate import bd_rate_bootstrap
+
     ci = bd_rate_bootstrap(ra, ca, rt, ct, n_boot=n_boot)
     return RateAccuracy(codec, settings, ra, ca, rt, ct, ci.value, ci.low, ci.high)
