@@ -203,7 +203,7 @@ class RateAccuracy:
     """Per-photo results of one codec: rate (P, K) bits per pixel and correct (P, K) top-1 hits, for the
     originals ("anchor") and the pre-transformed images ("test"), K settings; with the BD-rate (percent,
     negative = the pre-transform needs fewer bits for the same accuracy) and its paired bootstrap interval over
-    photos (codeclens.analysis.bdrate); NaN where the curves share no accuracy range."""
+    photos (codeclens.analysis.bdrate); None, with ``note`` saying why, when a curve is degenerate."""
 
     codec: str
     settings: tuple[float, ...]
@@ -258,5 +258,8 @@ def evaluate_rate_accuracy(
                     correct[p, k] = float(classifier(d).argmax(1).item() == int(label))
     from ..analysis.bdrate import bd_rate_bootstrap
 
-    ci = bd_rate_bootstrap(ra, ca, rt, ct, n_boot=n_boot)
+    try:
+        ci = bd_rate_bootstrap(ra, ca, rt, ct, n_boot=n_boot)
+    except ValueError as exc:  # e.g. every photo right at every setting: no accuracy range to integrate over
+        return RateAccuracy(codec, settings, ra, ca, rt, ct, None, None, None, note=f"BD-rate not computed: {exc}")
     return RateAccuracy(codec, settings, ra, ca, rt, ct, ci.value, ci.low, ci.high)
