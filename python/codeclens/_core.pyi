@@ -4,8 +4,29 @@ codeclens C++ core: libjpeg-turbo codec wrappers, DCT coefficients, image-qualit
 from __future__ import annotations
 from codeclens import JpegError
 import collections.abc
+import numpy
 import typing
-__all__: list[str] = ['JpegError', 'default_thread_count', 'jpeg_decode', 'jpeg_decode_batch', 'jpeg_encode', 'jpeg_encode_batch', 'jpeg_library_version', 'jpeg_probe', 'jpeg_read_coefficients', 'jpeg_read_coefficients_batch', 'jpeg_write_coefficients', 'max_pixels', 'set_max_pixels']
+__all__: list[str] = ['JpegError', 'dct_forward', 'dct_forward_batch', 'dct_inverse', 'dct_select_bands', 'dct_zigzag', 'default_thread_count', 'jpeg_decode', 'jpeg_decode_batch', 'jpeg_encode', 'jpeg_encode_batch', 'jpeg_library_version', 'jpeg_probe', 'jpeg_read_coefficients', 'jpeg_read_coefficients_batch', 'jpeg_write_coefficients', 'max_pixels', 'set_max_pixels']
+def dct_forward(plane: typing.Any, level_shift: typing.SupportsFloat | typing.SupportsIndex = 128.0, threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.ndarray:
+    """
+    Blockwise orthonormal 8x8 DCT-II of (plane - level_shift); plane uint8/float32 (H, W); returns float32 (ceil(H/8), ceil(W/8), 8, 8), natural order; edges padded by replicating the last row/column.
+    """
+def dct_forward_batch(planes: collections.abc.Sequence, level_shift: typing.SupportsFloat | typing.SupportsIndex = 128.0, threads: typing.SupportsInt | typing.SupportsIndex = 0, on_error: str = 'raise') -> list:
+    """
+    dct_forward over a list of planes on the core's thread pool; on_error 'raise' or 'return'.
+    """
+def dct_inverse(coeffs: numpy.ndarray, level_shift: typing.SupportsFloat | typing.SupportsIndex = 128.0, height: typing.SupportsInt | typing.SupportsIndex = 0, width: typing.SupportsInt | typing.SupportsIndex = 0, as_uint8: bool = False, threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.ndarray:
+    """
+    Inverse of dct_forward: float32 (bh, bw, 8, 8) -> (height, width) float32, or uint8 rounded and clamped; height/width 0 = the full 8*bh x 8*bw plane.
+    """
+def dct_select_bands(coeffs: numpy.ndarray, n: typing.SupportsInt | typing.SupportsIndex, qtable: typing.Any = None) -> numpy.ndarray:
+    """
+    The n lowest zigzag frequencies of int16/float32 (..., 8, 8) blocks as float32 (n, ...); multiplied by qtable (uint16 (8, 8), natural order) when given.
+    """
+def dct_zigzag() -> numpy.ndarray:
+    """
+    int32 (64,): natural (row-major) index of each zigzag position.
+    """
 def default_thread_count() -> int:
     """
     Worker threads a batch call uses when threads=None: CPUs in this process's affinity mask, or CODECLENS_NUM_THREADS when set.

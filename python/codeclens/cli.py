@@ -14,6 +14,8 @@ import sys
 # Modules that define commands, in the order they appear in --help.
 COMMAND_MODULES: list[str] = [
     "codeclens.demo",
+    "codeclens.analysis.commands",
+    "codeclens.training.commands",
     "codeclens.metrics",
 ]
 
