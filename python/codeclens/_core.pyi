@@ -5,8 +5,9 @@ from __future__ import annotations
 from codeclens import JpegError
 import collections.abc
 import numpy
+import numpy.typing
 import typing
-__all__: list[str] = ['JpegError', 'dct_forward', 'dct_forward_batch', 'dct_inverse', 'dct_select_bands', 'dct_zigzag', 'default_thread_count', 'jpeg_decode', 'jpeg_decode_batch', 'jpeg_encode', 'jpeg_encode_batch', 'jpeg_library_version', 'jpeg_probe', 'jpeg_read_coefficients', 'jpeg_read_coefficients_batch', 'jpeg_write_coefficients', 'max_pixels', 'set_max_pixels']
+__all__: list[str] = ['JpegError', 'dct_forward', 'dct_forward_batch', 'dct_inverse', 'dct_select_bands', 'dct_zigzag', 'default_thread_count', 'jpeg_decode', 'jpeg_decode_batch', 'jpeg_encode', 'jpeg_encode_batch', 'jpeg_library_version', 'jpeg_probe', 'jpeg_read_coefficients', 'jpeg_read_coefficients_batch', 'jpeg_write_coefficients', 'max_pixels', 'metrics_gaussian_window', 'metrics_kernel_isa', 'metrics_mse', 'metrics_psnr', 'metrics_quality', 'metrics_quality_batch', 'metrics_set_kernel_isa', 'metrics_wang_downsample_factor', 'set_max_pixels']
 def dct_forward(plane: typing.Any, level_shift: typing.SupportsFloat | typing.SupportsIndex = 128.0, threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.ndarray:
     """
     Blockwise orthonormal 8x8 DCT-II of (plane - level_shift); plane uint8/float32 (H, W); returns float32 (ceil(H/8), ceil(W/8), 8, 8), natural order; edges padded by replicating the last row/column.
@@ -70,6 +71,38 @@ def jpeg_write_coefficients(width: typing.SupportsInt | typing.SupportsIndex, he
 def max_pixels() -> int:
     """
     Largest width * height a decoder accepts before allocating (default 178,956,970).
+    """
+def metrics_gaussian_window(win_size: typing.SupportsInt | typing.SupportsIndex = 11, sigma: typing.SupportsFloat | typing.SupportsIndex = 1.5) -> numpy.typing.NDArray[numpy.float64]:
+    """
+    The normalised 1-D Gaussian taps the kernel uses.
+    """
+def metrics_kernel_isa() -> str:
+    """
+    Instruction set of the SSIM row kernels: 'avx512', 'avx2' or 'baseline' (chosen from the CPU).
+    """
+def metrics_mse(a: numpy.ndarray, b: numpy.ndarray, *, luma: bool = False) -> float:
+    """
+    Mean of (a - b)^2 over all samples, in float64.
+    """
+def metrics_psnr(a: numpy.ndarray, b: numpy.ndarray, *, data_range: typing.SupportsFloat | typing.SupportsIndex | None = None) -> tuple:
+    """
+    (mse, 10 log10(L^2 / mse)); +inf for identical inputs.
+    """
+def metrics_quality(a: numpy.ndarray, b: numpy.ndarray, *, data_range: typing.SupportsFloat | typing.SupportsIndex | None = None, win_size: typing.SupportsInt | typing.SupportsIndex = 11, sigma: typing.SupportsFloat | typing.SupportsIndex = 1.5, k1: typing.SupportsFloat | typing.SupportsIndex = 0.01, k2: typing.SupportsFloat | typing.SupportsIndex = 0.03, luma: bool = False, downsample: bool = False, full: bool = False, threads: typing.SupportsInt | typing.SupportsIndex | None = 1) -> tuple:
+    """
+    MSE, PSNR and SSIM of two (H, W) or (H, W, C) arrays in one pass: returns (mse, psnr, ssim, per-channel ssim, downsample factor, map or None). The map is float64 (H-win+1, W-win+1[, C]).
+    """
+def metrics_quality_batch(pairs: collections.abc.Sequence, *, data_range: typing.SupportsFloat | typing.SupportsIndex | None = None, win_size: typing.SupportsInt | typing.SupportsIndex = 11, sigma: typing.SupportsFloat | typing.SupportsIndex = 1.5, k1: typing.SupportsFloat | typing.SupportsIndex = 0.01, k2: typing.SupportsFloat | typing.SupportsIndex = 0.03, luma: bool = False, downsample: bool = False, threads: typing.SupportsInt | typing.SupportsIndex | None = None, on_error: str = 'raise') -> list:
+    """
+    (mse, psnr, ssim) for each (a, b) pair on the core thread pool (threads=None: all CPUs); with on_error='return' a failed item's place holds its exception.
+    """
+def metrics_set_kernel_isa(name: str) -> None:
+    """
+    Force the SSIM kernels' instruction set ('auto', 'avx512', 'avx2', 'baseline'; one the CPU lacks is a ValueError), for tests and benchmarks. AVX2 and AVX-512 give bitwise-identical results, the baseline (no FMA) differs by rounding.
+    """
+def metrics_wang_downsample_factor(height: typing.SupportsInt | typing.SupportsIndex, width: typing.SupportsInt | typing.SupportsIndex) -> int:
+    """
+    max(1, round(min(height, width) / 256)), MATLAB rounding.
     """
 def set_max_pixels(limit: typing.SupportsInt | typing.SupportsIndex) -> None:
     """
