@@ -1,0 +1,1 @@
+"""Classifiers and compressed-domain networks (import the submodules: ``codeclens.models.resnet`` etc.)."""
