@@ -117,7 +117,9 @@ class Classifier:
         import torch
 
         self.device = pick_device(self.device)
-        self.module = self.module.eval().to(self.device)
+        if not isinstance(self.module, torch.fx.GraphModule):  # exported programs have no train/eval modes
+            self.module = self.module.eval()
+        self.module = self.module.to(self.device)
         if not isinstance(self.module, torch.jit.ScriptModule):
             self.module = self.module.to(memory_format=torch.channels_last)
         shape = (1, 3, 1, 1)

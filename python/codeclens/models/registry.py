@@ -4,7 +4,7 @@ file, and any TorchScript file. Nothing is downloaded: weights come from install
     from codeclens.models.registry import load_classifier
     clf = load_classifier()                                          # embedded EfficientNet-Lite0
     clf = load_classifier("resnet50", weights="resnet50.pth")        # torchvision-compatible state dict
-    clf = load_classifier("torchscript", weights="model.pt", preprocess="imagenet")
+    clf = load_classifier("torchscript", weights="model.pt", preprocess="imagenet")   # or a torch.export .pt2
 
 The name stored with each prediction is the architecture, plus ``@`` and the first 12 hex digits of the
 SHA-256 of a user weights file, so two different weight files never share results.
@@ -93,7 +93,10 @@ def _architecture(name: str, weights: Path, device: str, preprocess: Preprocess 
     except ImportError as e:
         raise ImportError(f"architecture {name!r} needs {module_name}, which is not available: {e}") from None
     net = getattr(module, ctor)(num_classes=1000)
-    missing, unexpected = net.load_state_dict(_load_state_dict(weights), strict=False)
+    try:
+        missing, unexpected = net.load_state_dict(_load_state_dict(weights), strict=False)
+    except RuntimeError as e:  # shape mismatches
+        raise ValueError(f"{weights} does not fit {name}: {str(e).strip().splitlines()[-1].strip()}") from None
     if missing or unexpected:
         raise ValueError(f"{weights} does not fit {name}: missing keys {list(missing)[:5]}, "
                          f"unexpected keys {list(unexpected)[:5]}")
@@ -103,12 +106,21 @@ def _architecture(name: str, weights: Path, device: str, preprocess: Preprocess 
 
 
 def _torchscript(weights: Path, device: str, preprocess: Preprocess | None) -> Classifier:
+    """A TorchScript file (``torch.jit.save``), or a ``torch.export`` program (``.pt2``, ``torch.export.save``;
+    export it with a dynamic batch dimension)."""
+    import warnings
+
     import torch
 
-    module = torch.jit.load(str(weights), map_location="cpu")
+    if weights.suffix == ".pt2":
+        module, fmt = torch.export.load(str(weights)).module(), "torch.export"
+    else:
+        with warnings.catch_warnings():  # torch >= 2.13 deprecates TorchScript; its files still load
+            warnings.filterwarnings("ignore", message=r".*torch\.jit\.load. is deprecated", category=DeprecationWarning)
+            module, fmt = torch.jit.load(str(weights), map_location="cpu"), "TorchScript"
     digest = file_digest(weights)
     return Classifier(f"torchscript:{weights.stem}@{digest}", module, preprocess or IMAGENET_STYLE, device,
-                      {"weights": str(weights), "weights_sha256_12": digest, "format": "TorchScript"})
+                      {"weights": str(weights), "weights_sha256_12": digest, "format": fmt})
 
 
 def load_classifier(name: str = EMBEDDED, weights: str | Path | None = None, device: str = "auto",

@@ -31,6 +31,13 @@ def _nanstat(values: np.ndarray, fn: Any) -> float:
     return float(fn(v)) if v.size else float("nan")
 
 
+def _psnr_mean(values: np.ndarray) -> float:
+    """Mean over finite PSNRs; +inf when every version is identical to its reference (lossless)."""
+    if values.size and np.all(np.isposinf(values)):
+        return float("inf")
+    return _nanstat(values, np.mean)
+
+
 def rank_differences(table: dict[str, np.ndarray]) -> np.ndarray:
     """rank(original) - rank(this row) per row, NaN where either is missing (failed, unlabelled)."""
     orig: dict[tuple[str, str], int] = {}
@@ -68,7 +75,7 @@ def setting_stats(table: dict[str, np.ndarray]) -> list[dict[str, Any]]:
             "cr_raw_std": _nanstat(table["cr_raw"][ok], np.std),
             "cr_source_mean": _nanstat(table["cr_source"][ok], np.mean),
             "bpp_mean": _nanstat(table["bpp"][ok], np.mean),
-            "psnr_mean": _nanstat(table["psnr"][ok], np.mean),
+            "psnr_mean": _psnr_mean(table["psnr"][ok]),
             "ssim_mean": _nanstat(table["ssim"][ok], np.mean),
         })
     order = {c: k for k, c in enumerate(_CODEC_ORDER)}

@@ -282,8 +282,8 @@ class Store:
 
         ``model`` / ``study`` restrict the rows; sorted by photo, codec, setting, model.
         """
-        sql = ("SELECT p.photo, ph.label, p.model, s.codec, p.setting, v.quality, s.scale, s.color, v.nbytes, "
-               "v.bpp, v.cr_raw, v.cr_source, v.psnr, v.ssim, p.rank, p.p_true, p.top1, p.top5, "
+        sql = ("SELECT p.photo, ph.label, p.model, s.codec, p.setting, COALESCE(v.quality, s.quality), s.scale, "
+               "s.color, v.nbytes, v.bpp, v.cr_raw, v.cr_source, v.psnr, v.ssim, p.rank, p.p_true, p.top1, p.top5, "
                "p.status, p.error, v.status, v.error "
                "FROM predictions p JOIN variants v ON v.photo = p.photo AND v.setting = p.setting "
                "JOIN settings s ON s.setting = p.setting JOIN photos ph ON ph.photo = p.photo")
