@@ -137,6 +137,10 @@ def test_hevc_qp_changes_the_bitstream_monotonically(photo):
     assert gray.ndim == 2  # monochrome (4:0:0), not RGB
     s = codec.settings(small.shape, qp=37)
     assert s["qp"] == 37 and "x265:qp" in s["rate_control"] and "BPG" in s["stands_in_for"]
+    # quality >= 0 switches to libheif's quality -> CRF mapping instead of a constant QP
+    by_quality = [codec.stream_size(codec.encode(small, quality=q)) for q in (90, 50, 10)]
+    assert by_quality == sorted(by_quality, reverse=True)
+    assert codec.quality_of({"quality": 50}) == 50.0 and "CRF" in codec.settings(small.shape, quality=50)["rate_control"]
 
 
 @pytest.mark.parametrize("name,box", [("hevc", "hvcC"), ("avif", "av1C")])
@@ -192,19 +196,21 @@ def test_rate_search_finds_the_largest_stream_within_the_target(name, photo):
         pytest.skip(codec.availability()[1])
     image = photo[:160, :192]
     rc = codec.rate
+    fixed = {"preset": "ultrafast"} if name == "hevc" else {}  # other parameters are passed through
     for target in (0.6, 1.5):
         memo: dict = {}
-        params, data = encode_at_bpp(codec, image, target, {}, memo)
+        params, data = encode_at_bpp(codec, image, target, fixed, memo)
+        assert all(params[k] == v for k, v in fixed.items())
         value = params[rc.param]
         bpp = bits_per_pixel(codec.stream_size(data), image.shape)
         assert bpp <= target, (value, bpp)
         step = 1 if rc.increasing else -1  # one step towards larger streams must overshoot
         if rc.lo <= value + step <= rc.hi:
-            over = codec.encode(image, **{rc.param: value + step})
+            over = codec.encode(image, **{**fixed, rc.param: value + step})
             assert bits_per_pixel(codec.stream_size(over), image.shape) > target
         assert len(memo) <= 9  # a bisection, not a scan
     # Below the smallest stream the smallest is used and its (larger) bpp is what gets recorded.
-    params, data = encode_at_bpp(codec, image, 0.01, {})
+    params, data = encode_at_bpp(codec, image, 0.01, fixed)
     assert params[rc.param] == (rc.lo if rc.increasing else rc.hi)
     assert bits_per_pixel(codec.stream_size(data), image.shape) > 0.01
 

@@ -95,3 +95,19 @@ def test_scales_sizes_and_filter(samples):
         T.rescale(rgb, 0.3)
     with pytest.raises(ValueError, match=r"filter must be one of"):
         T.rescale(rgb, 0.5, "nearest")
+
+
+def test_quality_adapter():
+    from codeclens.study import quality
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-3, 4, a.shape), 0, 255).astype(np.uint8)
+    p, s = quality.measure(a, b)
+    mse = np.mean((a.astype(float) - b) ** 2)
+    assert p == pytest.approx(10 * np.log10(255**2 / mse), abs=1e-6) and 0.9 < s < 1.0
+    assert quality.measure(a, a) == (float("inf"), 1.0)
+    p, s = quality.measure(a[:8, :8], b[:8, :8])  # smaller than the 11x11 window: SSIM undefined
+    assert np.isfinite(p) and np.isnan(s)
+    with pytest.raises(ValueError, match=r"decoded shape \(40, 50\) differs from the reference shape \(40, 50, 3\)"):
+        quality.measure(a, b[:, :, 0])

@@ -101,9 +101,10 @@ def run_study_command(args: argparse.Namespace) -> int:
         return 0
     from ..data import resolve_photos
     from ..models.registry import load_classifier
-    from .runner import run_study
+    from .runner import limit_heap_fragmentation, run_study
     from .store import Store
 
+    limit_heap_fragmentation()
     grid = build_grid(args)
     photos = [p for spec in args.photos for p in resolve_photos(spec)]
     if args.limit is not None:

@@ -57,7 +57,14 @@ def ssim(reference: np.ndarray, decoded: np.ndarray) -> float:
 
 
 def measure(reference: np.ndarray, decoded: np.ndarray) -> tuple[float, float]:
-    """(PSNR, SSIM) of ``decoded`` vs ``reference`` (uint8, same shape). ValueError on a shape mismatch."""
+    """(PSNR, SSIM) of ``decoded`` vs ``reference`` (uint8, same shape). ValueError on a shape mismatch.
+
+    With :mod:`codeclens.metrics` both come from one fused pass (``metrics.quality``)."""
     if reference.shape != decoded.shape:
         raise ValueError(f"decoded shape {decoded.shape} differs from the reference shape {reference.shape}")
+    if backend() == "codeclens.metrics" and min(reference.shape[:2]) >= MIN_SSIM_SIZE:
+        from .. import metrics
+
+        q = metrics.quality(reference, decoded, data_range=255)
+        return float(q.psnr), float(q.ssim)
     return psnr(reference, decoded), ssim(reference, decoded)

@@ -22,7 +22,6 @@ import os
 import sys
 import threading
 import time
-from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,6 +144,21 @@ def read_photo(path: Path) -> tuple[np.ndarray, str]:
         return np.asarray(rgb).copy(), fmt
 
 
+def limit_heap_fragmentation() -> bool:
+    """On glibc, fix malloc's mmap threshold at 128 KiB (M_MMAP_THRESHOLD) so that image and tensor buffers
+    freed by one thread go back to the OS instead of fragmenting per-thread heaps (glibc otherwise raises the
+    threshold after the first large free). Process-wide; the CLI calls it. Returns whether it was applied."""
+    import ctypes
+    import platform
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        return bool(ctypes.CDLL("libc.so.6").mallopt(-3, 128 * 1024))  # -3 = M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        return False
+
+
 def hash_file(path: Path) -> tuple[str, int]:
     """(SHA-256 hex, size in bytes) of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
@@ -258,6 +272,25 @@ def _run_task(photo: _Photo, items: list[_Item], envs: dict[str, str], keep: boo
     return out
 
 
+def _missing(store: Store, rec: PhotoRecord, settings: list[Setting], model: str, load: bool = False) -> list[_Item]:
+    """Items of ``rec`` whose prediction by ``model`` is not in the store. ``load``: also read what a
+    prediction-only item needs (the stored parameters, bytes, or the stored failure)."""
+    have_v, have_p = store.existing(rec.photo, model)
+    items = []
+    for s in settings:
+        if s.key in have_p:
+            continue
+        item = _Item(s, need_variant=s.key not in have_v)
+        if load and not item.need_variant:
+            info = store.variant_info(rec.photo, s.key)
+            if info["status"] == "failed":  # a failed version fails this model's prediction the same way
+                item.failed_error = info["error"]
+            item.params = info["params"]
+            item.bitstream = store.bitstream(rec.photo, s.key)
+        items.append(item)
+    return items
+
+
 def _group(items: list[_Item]) -> list[list[_Item]]:
     """Tasks: rate-matched items of one (codec, fixed params, scale, colour) share a task (and encodes)."""
     groups: dict[Any, list[_Item]] = {}
@@ -285,13 +318,13 @@ def environments(store: Store, codecs: list[str], filter: str) -> dict[str, str]
 
 def run_study(photos: list[SamplePhoto], grid: Grid, store: Store, classifier: Any, study: str | None = None,
               threads: int | None = None, batch_size: int = 32, keep_bitstreams: bool = True,
-              retry_failed: bool = False, progress: bool = True, filter: str = T.DEFAULT_FILTER,
-              max_items: int | None = None) -> RunStats:
+              retry_failed: bool = False, progress: bool = True, filter: str = T.DEFAULT_FILTER) -> RunStats:
     """Compute every missing (photo, setting) version and prediction of ``classifier`` into ``store``.
 
     ``study``: name recorded with the photo/setting membership (default: the grid's name). ``threads``:
-    codec worker threads (default: CPU count). ``max_items``: stop after that many items (for tests
-    and dry runs). Returns the counts in :class:`RunStats`.
+    codec worker threads (default: CPU count). ``keep_bitstreams``: store the encoded bytes (a later model
+    then needs no encoding). ``retry_failed``: recompute items recorded as failed. Returns the counts in
+    :class:`RunStats`.
     """
     t_start = time.perf_counter()
     study = study or grid.name
@@ -316,31 +349,17 @@ def run_study(photos: list[SamplePhoto], grid: Grid, store: Store, classifier: A
     envs = environments(store, sorted({s.codec for s in settings if not s.is_original}), filter)
     keys = [s.key for s in settings]
 
-    # 1. plan
-    plans: list[tuple[_Photo, list[_Item], str]] = []
+    # 1. plan: hash each photo, register it, count what is missing (only counts are kept: memory stays flat)
+    plans: list[tuple[PhotoRecord, str, int]] = []
     for sp in photos:
         rec, error = photo_record(sp)
         store.add_photo(rec, study, keys)
         if retry_failed:
             store.forget_failed(rec.photo, keys)
-        have_v, have_p = store.existing(rec.photo, classifier.name)
-        items = []
-        for s in settings:
-            if s.key in have_p:
-                stats.cached += 1
-                continue
-            item = _Item(s, need_variant=s.key not in have_v)
-            if not item.need_variant:
-                info = store.variant_info(rec.photo, s.key)
-                if info["status"] == "failed":  # a failed version fails this model's prediction the same way
-                    item.failed_error = info["error"]
-                item.params = info["params"]
-                item.bitstream = store.bitstream(rec.photo, s.key)
-            items.append(item)
-        if max_items is not None:
-            items = items[: max(0, max_items - stats.planned)]
-        stats.planned += len(items)
-        plans.append((_Photo(rec, filter), items, error))
+        missing = len(_missing(store, rec, settings, classifier.name))
+        stats.cached += len(settings) - missing
+        stats.planned += missing
+        plans.append((rec, error, missing))
     stats.photos = len(plans)
 
     # 2-3. execute
@@ -350,9 +369,30 @@ def run_study(photos: list[SamplePhoto], grid: Grid, store: Store, classifier: A
                file=sys.stderr)
     pending: list[_Result] = []
     running: dict[Future[list[_Result]], _Photo] = {}
-    queue: deque[tuple[_Photo, list[_Item], str]] = deque(p for p in plans if p[1])
+
+    def tasks():
+        """(photo, items) tasks, one photo at a time; what is missing is asked again (another process
+        may have written it since the plan)."""
+        for rec, error, missing in plans:
+            if not missing:
+                continue
+            items = _missing(store, rec, settings, classifier.name, load=True)
+            if len(items) < missing:
+                stats.planned -= missing - len(items)
+                stats.cached += missing - len(items)
+                bar.update(missing - len(items))
+            if not items:
+                continue
+            photo = _Photo(rec, filter)
+            if error:  # unreadable file: every item fails with the read error
+                photo.decoded, photo._error = True, error
+            groups = _group(items)
+            photo.tasks_left = len(groups)
+            for group in groups:
+                yield photo, group
 
     def flush() -> None:
+        """Classify the finished items in one batch and write their rows in one transaction."""
         nonlocal pending
         if not pending:
             return
@@ -383,16 +423,18 @@ def run_study(photos: list[SamplePhoto], grid: Grid, store: Store, classifier: A
         pending = []
 
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="codeclens-codec") as pool:
-        while queue or running:
-            while queue and len(running) < threads * 4:
-                photo, items, error = queue.popleft()
-                if error:  # unreadable file: every item fails with the read error
-                    photo.decoded, photo._error = True, error
-                tasks = _group(items)
-                photo.tasks_left = len(tasks)
-                for task in tasks:
-                    fut = pool.submit(_run_task, photo, task, envs, keep_bitstreams, classifier.prepare)
-                    running[fut] = photo
+        stream = tasks()
+        exhausted = False
+        while not exhausted or running:
+            while not exhausted and len(running) < threads * 4:  # bounded: memory does not grow with photos
+                nxt = next(stream, None)
+                if nxt is None:
+                    exhausted = True
+                    break
+                photo, group = nxt
+                running[pool.submit(_run_task, photo, group, envs, keep_bitstreams, classifier.prepare)] = photo
+            if not running:
+                break
             done, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for fut in done:
                 photo = running.pop(fut)
@@ -400,7 +442,7 @@ def run_study(photos: list[SamplePhoto], grid: Grid, store: Store, classifier: A
                 photo.tasks_left -= 1
                 if photo.tasks_left == 0:
                     _finish_photo(store, photo)
-            if len(pending) >= batch_size or (not running and not queue):
+            if len(pending) >= batch_size or (not running and exhausted):
                 flush()
         flush()
     bar.close()
