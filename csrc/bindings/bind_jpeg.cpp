@@ -73,7 +73,9 @@ ImageView image_view(const py::handle& obj, const char* what) {
   v.channels = a.ndim() == 3 ? static_cast<int>(a.shape(2)) : 1;
   const py::ssize_t pixel_stride = a.strides(1);
   const py::ssize_t channel_stride = a.ndim() == 3 ? a.strides(2) : 1;
-  if ((v.channels > 1 && channel_stride != 1) || (pixel_stride != v.channels && v.width > 1) || a.strides(0) < 0) {
+  const bool packed = (v.channels == 1 || channel_stride == 1) && (v.width <= 1 || pixel_stride == v.channels) &&
+                      a.strides(0) >= 0;
+  if (a.size() > 0 && !packed) {
     throw InvalidArgument(std::string(what) + ": expected rows of packed pixels (strides (row, " +
                           std::to_string(v.channels) + ", 1)), got strides (" + std::to_string(a.strides(0)) + ", " +
                           std::to_string(pixel_stride) + (a.ndim() == 3 ? ", " + std::to_string(channel_stride) : "") +

@@ -7,4 +7,5 @@ PYBIND11_MODULE(_core, m) {
   codeclens::py_glue::register_errors(m);
   codeclens::py_glue::register_common(m);
   codeclens::py_glue::register_jpeg(m);
+  codeclens::py_glue::register_dct(m);
 }

@@ -6,4 +6,5 @@
 namespace codeclens::py_glue {
 void register_common(pybind11::module_& m);
 void register_jpeg(pybind11::module_& m);
+void register_dct(pybind11::module_& m);
 }  // namespace codeclens::py_glue

@@ -44,11 +44,17 @@ struct FreeDeleter {
 template <typename T>
 using MallocPtr = std::unique_ptr<T, FreeDeleter>;
 
+// Asks the kernel to back a large fresh allocation with transparent huge pages (as numpy does for arrays of
+// 4 MB and more): a 4032x3024 RGB image then costs ~20 page faults instead of ~9,000. No-op when small.
+void advise_huge_pages(void* p, std::size_t bytes) noexcept;
+
 // Allocates `count` elements of T with malloc; throws std::bad_alloc.
 template <typename T>
 MallocPtr<T> malloc_array(std::size_t count) {
-  void* p = std::malloc(count > 0 ? count * sizeof(T) : 1);
+  const std::size_t bytes = count > 0 ? count * sizeof(T) : 1;
+  void* p = std::malloc(bytes);
   if (p == nullptr) throw std::bad_alloc();
+  advise_huge_pages(p, bytes);
   return MallocPtr<T>(static_cast<T*>(p));
 }
 

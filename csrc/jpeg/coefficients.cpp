@@ -14,20 +14,101 @@ constexpr std::size_t kBlock = 64;
 
 int ceil_div(long long a, long long b) { return static_cast<int>((a + b - 1) / b); }
 
-// Copies one component's block rows out of libjpeg's virtual array (rows are contiguous JBLOCKs, each
-// 64 JCOEF in natural order, which is exactly the output layout).
-void copy_component(j_decompress_ptr cinfo, jvirt_barray_ptr array, const jpeg_component_info& comp,
-                    std::int16_t* out) {
-  const JDIMENSION rows = comp.height_in_blocks;
-  const std::size_t row_elems = static_cast<std::size_t>(comp.width_in_blocks) * kBlock;
-  const JDIMENSION chunk = static_cast<JDIMENSION>(std::max(1, comp.v_samp_factor));
-  for (JDIMENSION r = 0; r < rows; r += chunk) {
-    const JDIMENSION n = std::min(chunk, rows - r);
-    JBLOCKARRAY buf = (*cinfo->mem->access_virt_barray)(reinterpret_cast<j_common_ptr>(cinfo), array, r, n, FALSE);
-    for (JDIMENSION i = 0; i < n; ++i) {
-      std::memcpy(out + (r + i) * row_elems, buf[i][0], row_elems * sizeof(std::int16_t));
+// libjpeg keeps the coefficients of jpeg_read_coefficients() in "virtual block arrays" that its memory
+// manager allocates. DirectArrays replaces the three memory-manager methods that serve those arrays so that
+// libjpeg decodes straight into calloc'd memory that becomes the output arrays: no copy, no second
+// allocation. Arrays are padded to whole MCUs as libjpeg requests them (interleaved scans code the padding
+// blocks); rows are compacted in place afterwards when the padded width differs. The callbacks run inside
+// libjpeg and report failure through ERREXIT (a longjmp to the guard), never by throwing.
+struct DirectArrays {
+  struct Entry {
+    JDIMENSION blocks_w = 0, rows = 0;
+    std::int16_t* data = nullptr;
+    JBLOCKROW* row_ptrs = nullptr;
+  };
+  Entry entries[MAX_COMPONENTS];
+  int count = 0;
+  jvirt_barray_ptr (*orig_request)(j_common_ptr, int, boolean, JDIMENSION, JDIMENSION, JDIMENSION) = nullptr;
+  void (*orig_realize)(j_common_ptr) = nullptr;
+  JBLOCKARRAY (*orig_access)(j_common_ptr, jvirt_barray_ptr, JDIMENSION, JDIMENSION, boolean) = nullptr;
+
+  DirectArrays() = default;
+  DirectArrays(const DirectArrays&) = delete;
+  DirectArrays& operator=(const DirectArrays&) = delete;
+  ~DirectArrays() {
+    for (int i = 0; i < count; ++i) {
+      std::free(entries[i].data);
+      std::free(entries[i].row_ptrs);
     }
   }
+  Entry* find(jvirt_barray_ptr handle) {
+    auto* e = reinterpret_cast<Entry*>(handle);
+    return (e >= entries && e < entries + count) ? e : nullptr;
+  }
+  // Hands component i's buffer to the caller, rows compacted to exactly blocks_w x blocks_h.
+  MallocPtr<std::int16_t> take(int i, JDIMENSION blocks_w, JDIMENSION blocks_h) {
+    Entry& e = entries[i];
+    if (blocks_w != e.blocks_w) {
+      const std::size_t dst_row = static_cast<std::size_t>(blocks_w) * kBlock;
+      const std::size_t src_row = static_cast<std::size_t>(e.blocks_w) * kBlock;
+      for (JDIMENSION r = 1; r < blocks_h; ++r) {
+        std::memmove(e.data + r * dst_row, e.data + r * src_row, dst_row * sizeof(std::int16_t));
+      }
+    }
+    MallocPtr<std::int16_t> out(e.data);
+    e.data = nullptr;
+    return out;
+  }
+};
+
+DirectArrays* direct_of(j_common_ptr cinfo) { return static_cast<DirectArrays*>(cinfo->client_data); }
+
+jvirt_barray_ptr direct_request(j_common_ptr cinfo, int pool_id, boolean pre_zero, JDIMENSION blocksperrow,
+                                JDIMENSION numrows, JDIMENSION maxaccess) {
+  DirectArrays* d = direct_of(cinfo);
+  if (d->count == MAX_COMPONENTS) return d->orig_request(cinfo, pool_id, pre_zero, blocksperrow, numrows, maxaccess);
+  DirectArrays::Entry& e = d->entries[d->count++];
+  e.blocks_w = blocksperrow;
+  e.rows = numrows;
+  return reinterpret_cast<jvirt_barray_ptr>(&e);
+}
+
+void direct_realize(j_common_ptr cinfo) {
+  DirectArrays* d = direct_of(cinfo);
+  for (int i = 0; i < d->count; ++i) {
+    DirectArrays::Entry& e = d->entries[i];
+    if (e.data != nullptr) continue;
+    // calloc: libjpeg asks for pre-zeroed coefficient arrays (the entropy decoder writes non-zero values only);
+    // large callocs come from fresh, already-zero pages.
+    e.data = static_cast<std::int16_t*>(std::calloc(static_cast<std::size_t>(e.rows) * e.blocks_w * kBlock + 1, sizeof(std::int16_t)));
+    e.row_ptrs = static_cast<JBLOCKROW*>(std::malloc((static_cast<std::size_t>(e.rows) + 1) * sizeof(JBLOCKROW)));
+    if (e.data == nullptr || e.row_ptrs == nullptr) ERREXIT1(cinfo, JERR_OUT_OF_MEMORY, 11);
+    advise_huge_pages(e.data, static_cast<std::size_t>(e.rows) * e.blocks_w * kBlock * sizeof(std::int16_t));
+    for (JDIMENSION r = 0; r < e.rows; ++r) {
+      e.row_ptrs[r] = reinterpret_cast<JBLOCKROW>(e.data + static_cast<std::size_t>(r) * e.blocks_w * kBlock);
+    }
+  }
+  d->orig_realize(cinfo);
+}
+
+JBLOCKARRAY direct_access(j_common_ptr cinfo, jvirt_barray_ptr ptr, JDIMENSION start_row, JDIMENSION num_rows,
+                          boolean writable) {
+  DirectArrays* d = direct_of(cinfo);
+  DirectArrays::Entry* e = d->find(ptr);
+  if (e == nullptr) return d->orig_access(cinfo, ptr, start_row, num_rows, writable);
+  if (e->row_ptrs == nullptr || start_row + num_rows > e->rows) ERREXIT(cinfo, JERR_BAD_VIRTUAL_ACCESS);
+  return e->row_ptrs + start_row;
+}
+
+void install_direct_arrays(jpeg_decompress_struct& cinfo, DirectArrays& direct) {
+  jpeg_memory_mgr* mem = cinfo.mem;
+  direct.orig_request = mem->request_virt_barray;
+  direct.orig_realize = mem->realize_virt_arrays;
+  direct.orig_access = mem->access_virt_barray;
+  mem->request_virt_barray = direct_request;
+  mem->realize_virt_arrays = direct_realize;
+  mem->access_virt_barray = direct_access;
+  cinfo.client_data = &direct;
 }
 
 }  // namespace
@@ -35,8 +116,13 @@ void copy_component(j_decompress_ptr cinfo, jvirt_barray_ptr array, const jpeg_c
 Coefficients read_coefficients(ByteView data, bool strict) {
   DecompressSession session(data, strict, "read_coefficients");
   jpeg_decompress_struct& cinfo = session.cinfo();
-  jvirt_barray_ptr* arrays = nullptr;
-  session.run([&] { arrays = jpeg_read_coefficients(&cinfo); });
+  DirectArrays direct;
+  install_direct_arrays(cinfo, direct);
+  session.run([&] { jpeg_read_coefficients(&cinfo); });
+  if (direct.count != cinfo.num_components) {
+    throw std::runtime_error("read_coefficients: libjpeg requested " + std::to_string(direct.count) +
+                             " coefficient arrays for " + std::to_string(cinfo.num_components) + " components");
+  }
 
   Coefficients out;
   out.width = static_cast<int>(cinfo.image_width);
@@ -64,14 +150,14 @@ Coefficients read_coefficients(ByteView data, bool strict) {
                                    " has no quantization table");
     }
     for (std::size_t k = 0; k < kBlock; ++k) c.qtable[k] = q->quantval[k];
-    c.blocks = malloc_array<std::int16_t>(static_cast<std::size_t>(c.blocks_h) * c.blocks_w * kBlock);
-  }
-  session.run([&] {
-    for (int ci = 0; ci < cinfo.num_components; ++ci) {
-      copy_component(&cinfo, arrays[ci], cinfo.comp_info[ci], out.components[static_cast<std::size_t>(ci)].blocks.get());
+    const DirectArrays::Entry& e = direct.entries[ci];
+    if (e.blocks_w < comp.width_in_blocks || e.rows < comp.height_in_blocks) {
+      throw std::runtime_error("read_coefficients: libjpeg's coefficient array is smaller than the component");
     }
-    jpeg_finish_decompress(&cinfo);
-  });
+    c.blocks = direct.take(ci, comp.width_in_blocks, comp.height_in_blocks);
+  }
+  // Last: finishing frees libjpeg's image pool, where comp_info and the latched tables live.
+  session.run([&] { jpeg_finish_decompress(&cinfo); });
   return out;
 }
 

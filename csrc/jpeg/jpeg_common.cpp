@@ -179,7 +179,13 @@ DecompressSession::DecompressSession(ByteView data, bool strict, const char* con
       jpeg_mem_src(&cinfo_, data.data, static_cast<unsigned long>(data.size));
       jpeg_read_header(&cinfo_, TRUE);
     });
-    if (check_limit) check_pixel_limit(cinfo_.image_width, cinfo_.image_height, "JPEG header");
+    if (check_limit) {
+      try {
+        check_pixel_limit(cinfo_.image_width, cinfo_.image_height, "JPEG header");
+      } catch (const InvalidArgument& e) {
+        throw CodecError("jpeg", std::string(context) + ": " + e.what());  // a bad file, like any other
+      }
+    }
   } catch (...) {
     jpeg_destroy_decompress(&cinfo_);  // the destructor does not run when the constructor throws
     throw;

@@ -15,6 +15,8 @@ import sys
 COMMAND_MODULES: list[str] = [
     "codeclens.demo",
     "codeclens.study.commands",
+    "codeclens.analysis.commands",
+    "codeclens.training.commands",
 ]
 
 

@@ -1,0 +1,224 @@
+#include "dct/dct.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/errors.hpp"
+#include "common/thread_pool.hpp"
+
+namespace codeclens::dct {
+
+namespace {
+
+constexpr std::array<int, kCoefficients> make_zigzag() {
+  // Walk the anti-diagonals d = v + u, alternating direction: even d goes up-right (v decreasing), odd d
+  // goes down-left (v increasing), as in T.81 Figure A.6.
+  std::array<int, kCoefficients> order{};
+  int k = 0;
+  for (int d = 0; d < 2 * kBlock - 1; ++d) {
+    const int lo = d < kBlock ? 0 : d - kBlock + 1;
+    const int hi = d < kBlock ? d : kBlock - 1;
+    for (int i = lo; i <= hi; ++i) {
+      const int v = (d % 2 == 0) ? (d - i) : i;
+      order[k++] = v * kBlock + (d - v);
+    }
+  }
+  return order;
+}
+
+constexpr std::array<int, kCoefficients> invert(const std::array<int, kCoefficients>& order) {
+  std::array<int, kCoefficients> inv{};
+  for (int k = 0; k < kCoefficients; ++k) inv[order[k]] = k;
+  return inv;
+}
+
+// C[k][n] = a(k) cos((2n + 1) k pi / 16): row k of the orthonormal DCT-II matrix.
+struct CosineTable {
+  float c[kBlock][kBlock];   // c[k][n]
+  float ct[kBlock][kBlock];  // ct[n][k] = c[k][n]
+  CosineTable() {
+    const double pi = std::acos(-1.0);
+    for (int k = 0; k < kBlock; ++k) {
+      const double a = k == 0 ? std::sqrt(1.0 / kBlock) : std::sqrt(2.0 / kBlock);
+      for (int n = 0; n < kBlock; ++n) {
+        const double v = a * std::cos((2 * n + 1) * k * pi / (2.0 * kBlock));
+        c[k][n] = static_cast<float>(v);
+        ct[n][k] = static_cast<float>(v);
+      }
+    }
+  }
+};
+
+const CosineTable& table() {
+  static const CosineTable t;
+  return t;
+}
+
+// Below this many blocks a plane is transformed on the calling thread (starting workers would cost more).
+constexpr std::size_t kBlocksPerThreadMin = 2048;
+
+int workers_for(int threads, std::size_t rows, std::size_t blocks) {
+  if (blocks < kBlocksPerThreadMin) return 1;
+  return resolve_thread_count(threads, rows);
+}
+
+template <typename T>
+void load_block(const PlaneView<T>& p, int by, int bx, float shift, float* blk) {
+  const int y0 = by * kBlock, x0 = bx * kBlock;
+  const bool interior = y0 + kBlock <= p.height && x0 + kBlock <= p.width;
+  for (int y = 0; y < kBlock; ++y) {
+    const int sy = interior ? y0 + y : std::min(y0 + y, p.height - 1);
+    const T* row = p.data + static_cast<std::ptrdiff_t>(sy) * p.row_stride;
+    if (interior) {
+      for (int x = 0; x < kBlock; ++x) blk[y * kBlock + x] = static_cast<float>(row[x0 + x]) - shift;
+    } else {
+      for (int x = 0; x < kBlock; ++x) blk[y * kBlock + x] = static_cast<float>(row[std::min(x0 + x, p.width - 1)]) - shift;
+    }
+  }
+}
+
+template <typename T>
+void check_plane(const PlaneView<T>& p) {
+  if (p.data == nullptr || p.height <= 0 || p.width <= 0) {
+    throw InvalidArgument("dct: expected a non-empty plane, got " + std::to_string(p.height) + "x" +
+                          std::to_string(p.width));
+  }
+  if (p.row_stride < p.width) {
+    throw InvalidArgument("dct: row stride " + std::to_string(p.row_stride) + " is smaller than the width " +
+                          std::to_string(p.width));
+  }
+}
+
+template <typename T>
+void forward_impl(const PlaneView<T>& p, float shift, float* out, int threads) {
+  check_plane(p);
+  const int bh = blocks_for(p.height), bw = blocks_for(p.width);
+  const std::size_t blocks = static_cast<std::size_t>(bh) * bw;
+  parallel_for(static_cast<std::size_t>(bh), workers_for(threads, bh, blocks), [&](std::size_t by) {
+    float blk[kCoefficients];
+    for (int bx = 0; bx < bw; ++bx) {
+      load_block(p, static_cast<int>(by), bx, shift, blk);
+      forward_block(blk, out + (by * bw + bx) * kCoefficients);
+    }
+  });
+}
+
+template <typename Out, typename Store>
+void inverse_impl(const float* coeffs, int bh, int bw, float shift, Out* out, int out_h, int out_w, int threads,
+                  Store store) {
+  if (coeffs == nullptr || bh <= 0 || bw <= 0) {
+    throw InvalidArgument("dct inverse: expected at least one block, got " + std::to_string(bh) + "x" +
+                          std::to_string(bw) + " blocks");
+  }
+  if (out_h <= 0 || out_w <= 0 || out_h > bh * kBlock || out_w > bw * kBlock) {
+    throw InvalidArgument("dct inverse: output size " + std::to_string(out_h) + "x" + std::to_string(out_w) +
+                          " must be positive and within the " + std::to_string(bh * kBlock) + "x" +
+                          std::to_string(bw * kBlock) + " samples the blocks cover");
+  }
+  const int rows = blocks_for(out_h), cols = blocks_for(out_w);
+  parallel_for(static_cast<std::size_t>(rows), workers_for(threads, rows, static_cast<std::size_t>(rows) * cols),
+               [&](std::size_t by) {
+                 float blk[kCoefficients];
+                 for (int bx = 0; bx < cols; ++bx) {
+                   inverse_block(coeffs + (by * bw + bx) * kCoefficients, blk);
+                   const int y0 = static_cast<int>(by) * kBlock, x0 = bx * kBlock;
+                   const int ny = std::min(kBlock, out_h - y0), nx = std::min(kBlock, out_w - x0);
+                   for (int y = 0; y < ny; ++y) {
+                     Out* dst = out + static_cast<std::ptrdiff_t>(y0 + y) * out_w + x0;
+                     for (int x = 0; x < nx; ++x) dst[x] = store(blk[y * kBlock + x] + shift);
+                   }
+                 }
+               });
+}
+
+template <typename T>
+void select_impl(const T* coeffs, std::size_t blocks, const std::uint16_t* qtable, int n, float* out) {
+  if (n < 1 || n > kCoefficients) {
+    throw InvalidArgument("select_bands: n must be in 1..64, got " + std::to_string(n));
+  }
+  for (int k = 0; k < n; ++k) {
+    const int idx = kZigzag[k];
+    const float q = qtable != nullptr ? static_cast<float>(qtable[idx]) : 1.0f;
+    float* dst = out + static_cast<std::size_t>(k) * blocks;
+    const T* src = coeffs + idx;
+    for (std::size_t b = 0; b < blocks; ++b) dst[b] = static_cast<float>(src[b * kCoefficients]) * q;
+  }
+}
+
+}  // namespace
+
+const std::array<int, kCoefficients> kZigzag = make_zigzag();
+const std::array<int, kCoefficients> kNaturalToZigzag = invert(make_zigzag());
+
+void forward_block(const float* in, float* out) {
+  const CosineTable& t = table();
+  float rows[kCoefficients];  // rows[y][u] = sum_x in[y][x] c[u][x]
+  for (int y = 0; y < kBlock; ++y) {
+    float acc[kBlock] = {0};
+    for (int x = 0; x < kBlock; ++x) {
+      const float s = in[y * kBlock + x];
+      for (int u = 0; u < kBlock; ++u) acc[u] += s * t.ct[x][u];
+    }
+    for (int u = 0; u < kBlock; ++u) rows[y * kBlock + u] = acc[u];
+  }
+  for (int v = 0; v < kBlock; ++v) {  // out[v][u] = sum_y c[v][y] rows[y][u]
+    float acc[kBlock] = {0};
+    for (int y = 0; y < kBlock; ++y) {
+      const float c = t.c[v][y];
+      for (int u = 0; u < kBlock; ++u) acc[u] += c * rows[y * kBlock + u];
+    }
+    for (int u = 0; u < kBlock; ++u) out[v * kBlock + u] = acc[u];
+  }
+}
+
+void inverse_block(const float* in, float* out) {
+  const CosineTable& t = table();
+  float rows[kCoefficients];  // rows[v][x] = sum_u in[v][u] c[u][x]
+  for (int v = 0; v < kBlock; ++v) {
+    float acc[kBlock] = {0};
+    for (int u = 0; u < kBlock; ++u) {
+      const float f = in[v * kBlock + u];
+      for (int x = 0; x < kBlock; ++x) acc[x] += f * t.c[u][x];
+    }
+    for (int x = 0; x < kBlock; ++x) rows[v * kBlock + x] = acc[x];
+  }
+  for (int y = 0; y < kBlock; ++y) {  // out[y][x] = sum_v c[v][y] rows[v][x]
+    float acc[kBlock] = {0};
+    for (int v = 0; v < kBlock; ++v) {
+      const float c = t.ct[y][v];
+      for (int x = 0; x < kBlock; ++x) acc[x] += c * rows[v * kBlock + x];
+    }
+    for (int x = 0; x < kBlock; ++x) out[y * kBlock + x] = acc[x];
+  }
+}
+
+void forward(const PlaneView<std::uint8_t>& plane, float level_shift, float* out, int threads) {
+  forward_impl(plane, level_shift, out, threads);
+}
+
+void forward(const PlaneView<float>& plane, float level_shift, float* out, int threads) {
+  forward_impl(plane, level_shift, out, threads);
+}
+
+void inverse(const float* coeffs, int blocks_h, int blocks_w, float level_shift, float* out, int out_h, int out_w,
+             int threads) {
+  inverse_impl(coeffs, blocks_h, blocks_w, level_shift, out, out_h, out_w, threads, [](float v) { return v; });
+}
+
+void inverse(const float* coeffs, int blocks_h, int blocks_w, float level_shift, std::uint8_t* out, int out_h,
+             int out_w, int threads) {
+  inverse_impl(coeffs, blocks_h, blocks_w, level_shift, out, out_h, out_w, threads, [](float v) {
+    const float r = std::floor(v + 0.5f);
+    return static_cast<std::uint8_t>(r < 0.0f ? 0.0f : (r > 255.0f ? 255.0f : r));
+  });
+}
+
+void select_bands(const std::int16_t* coeffs, std::size_t blocks, const std::uint16_t* qtable, int n, float* out) {
+  select_impl(coeffs, blocks, qtable, n, out);
+}
+
+void select_bands(const float* coeffs, std::size_t blocks, const std::uint16_t* qtable, int n, float* out) {
+  select_impl(coeffs, blocks, qtable, n, out);
+}
+
+}  // namespace codeclens::dct

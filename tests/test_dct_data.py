@@ -1,0 +1,262 @@
+"""codeclens.dctdata: DCT tensors from JPEG bytes equal the core's coefficients; DCT-domain crop and flip
+commute with decoding; statistics, datasets and loaders on the embedded photos."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from codeclens import dct, jpeg
+from codeclens.dctdata import (
+    DctDataset,
+    DctStats,
+    Item,
+    PixelDataset,
+    center_crop,
+    collate,
+    crop,
+    dct_tensor,
+    folder_items,
+    from_pixels,
+    hflip,
+    make_loader,
+    pad_to,
+    random_crop,
+    read_dct,
+    rgb_to_ycbcr,
+    sample_items,
+    to_device,
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """One intra-op thread: on a shared 2-core machine, torch's spinning worker threads make small networks
+    tens of times slower; restored afterwards."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def photo_bytes() -> list[bytes]:
+    """Four embedded ImageNet photos (progressive 4:2:0) and scikit-image's rocket (baseline 4:4:4)."""
+    from codeclens.data import sample_photos, test_photos
+
+    out = [p.path.read_bytes() for p in sample_photos()[:4]]
+    out += [p.path.read_bytes() for p in test_photos() if p.name == "rocket"]
+    return out
+
+
+def write_jpeg(original: bytes, img) -> bytes:
+    """A JPEG holding img's coefficients, with the original file's tables and sampling (the core's writer)."""
+    jc = jpeg.read_coefficients(original)
+    comps = [replace(c, coefficients=p) for c, p in zip(jc.components, img.planes)]
+    return jpeg.write_coefficients(replace(jc, components=comps, width=img.width, height=img.height))
+
+
+def test_tensors_equal_core_coefficients(photo_bytes):
+    for data in photo_bytes:
+        coeffs = jpeg.read_coefficients(data)
+        img = read_dct(data)
+        native = dct_tensor(img, bands=64, layout="native", dequantize=False)
+        for comp, t in zip(coeffs.components, native):
+            rows, cols = dct.zigzag_positions(64)
+            expected = np.moveaxis(comp.coefficients[:, :, rows, cols], -1, 0).astype(np.float32)
+            np.testing.assert_array_equal(t.numpy(), expected)
+        deq = dct_tensor(img, bands=64, layout="native", dequantize=True)
+        for comp, t in zip(coeffs.components, deq):
+            natural = np.zeros_like(comp.dequantized())
+            natural[:, :, rows, cols] = np.moveaxis(t.numpy(), 0, -1)
+            np.testing.assert_array_equal(natural, comp.dequantized())
+
+
+@pytest.mark.parametrize("bands", [64, 32, 16, 6])
+def test_fbs_selects_exactly_the_zigzag_positions(photo_bytes, bands):
+    data = photo_bytes[0]
+    coeffs = jpeg.read_coefficients(data)
+    x = dct_tensor(read_dct(data), bands=bands, layout="upsampled", dequantize=True).numpy()
+    bh, bw = coeffs.components[0].coefficients.shape[:2]
+    assert x.shape == (3 * bands, bh, bw)
+    rows, cols = dct.zigzag_positions(bands)
+    vmax = max(c.v_samp for c in coeffs.components)
+    hmax = max(c.h_samp for c in coeffs.components)
+    for c, comp in enumerate(coeffs.components):
+        deq = comp.dequantized()
+        ry, rx = vmax // comp.v_samp, hmax // comp.h_samp
+        for k in range(bands):
+            expected = deq[:, :, rows[k], cols[k]]
+            expected = np.repeat(np.repeat(expected, ry, axis=0), rx, axis=1)[:bh, :bw]
+            np.testing.assert_array_equal(x[c * bands + k], expected)
+
+
+def test_dequantized_dc_is_block_mean(photo_bytes):
+    """DC / 8 + 128 is the block mean of the decoded luma (orthonormal DCT of level-shifted samples)."""
+    data = photo_bytes[-1]  # baseline 4:4:4
+    x = dct_tensor(read_dct(data), bands=1).numpy()
+    y = jpeg.decode(data, mode="ycbcr")[:, :, 0].astype(np.float64)
+    bh, bw = x.shape[1:]
+    h8, w8 = y.shape[0] // 8, y.shape[1] // 8
+    means = y[: 8 * h8, : 8 * w8].reshape(h8, 8, w8, 8).mean(axis=(1, 3))
+    assert np.abs(x[0, :h8, :w8] / 8 + 128 - means).mean() < 1.0
+
+
+def test_gray_jpeg_has_zero_chroma_channels():
+    from codeclens.data import sample_photos
+
+    gray = jpeg.decode(sample_photos()[5].path.read_bytes(), mode="gray")
+    data = jpeg.encode(gray, quality=80)
+    x = dct_tensor(read_dct(data), bands=8)
+    assert x.shape[0] == 24 and torch.all(x[8:] == 0) and torch.any(x[:8] != 0)
+
+
+def test_hflip_commutes_with_decoding(photo_bytes):
+    for data in photo_bytes:
+        img = read_dct(data)
+        vm, hm = img.mcu_blocks
+        bh, bw = img.luma_blocks
+        whole = crop(img, 0, 0, bh - bh % vm, bw - bw % hm)
+        reference = jpeg.decode(write_jpeg(data, whole), mode="ycbcr").astype(int)
+        flipped = jpeg.decode(write_jpeg(data, hflip(whole)), mode="ycbcr").astype(int)
+        assert np.abs(flipped - reference[:, ::-1]).max() <= 1
+        # twice is the identity, exactly
+        for a, b in zip(hflip(hflip(whole)).planes, whole.planes):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_crop_commutes_with_decoding(photo_bytes):
+    for data in photo_bytes:
+        img = read_dct(data)
+        vm, hm = img.mcu_blocks
+        c = crop(img, 2 * vm, 3 * hm, 5 * vm, 7 * hm)
+        got = jpeg.decode(write_jpeg(data, c), mode="ycbcr").astype(int)
+        y0, x0 = 16 * vm, 24 * hm
+        ref = jpeg.decode(data, mode="ycbcr")[y0 : y0 + c.height, x0 : x0 + c.width].astype(int)
+        # luma is blockwise: identical; chroma identical away from the border, where the decoder's
+        # upsampling filter (4:2:0) reads chroma samples outside the crop
+        np.testing.assert_array_equal(got[..., 0], ref[..., 0])
+        assert np.abs(got[1:-1, 1:-1] - ref[1:-1, 1:-1]).max() <= 1
+        if (vm, hm) == (1, 1):
+            np.testing.assert_array_equal(got, ref)
+
+
+def test_crop_pad_and_errors(photo_bytes):
+    img = read_dct(photo_bytes[0])  # 512x512, 4:2:0
+    with pytest.raises(ValueError, match="whole MCUs of 2x2"):
+        crop(img, 1, 0, 4, 4)
+    with pytest.raises(ValueError, match="not inside"):
+        crop(img, 0, 0, 66, 4)
+    c = center_crop(img, 28, 28)
+    assert c.luma_blocks == (28, 28) and c.planes[1].shape[:2] == (14, 14) and (c.width, c.height) == (224, 224)
+    r = random_crop(img, 28, 28, np.random.default_rng(0))
+    assert r.luma_blocks == (28, 28)
+    p = pad_to(center_crop(img, 10, 10), 14, 14)
+    assert p.luma_blocks == (14, 14) and p.planes[1].shape[:2] == (7, 7)
+    assert np.all(p.planes[0][10:] == 0)
+    odd = crop(read_dct(photo_bytes[-1]), 0, 0, 10, 10)  # 4:4:4 crops by single blocks
+    assert odd.luma_blocks == (10, 10)
+    rocket = read_dct(photo_bytes[-1])  # 640x427: the last block row is partial
+    with pytest.raises(ValueError, match="crop to whole MCUs first"):
+        hflip(replace(rocket, width=rocket.width - 3))
+
+
+def test_from_pixels_matches_independent_dct():
+    from codeclens.data import test_photos
+
+    from PIL import Image
+
+    photo = next(p for p in test_photos() if p.name == "chelsea")  # a PNG: no JPEG coefficients to read
+    rgb = np.asarray(Image.open(photo.path).convert("RGB"))
+    img = from_pixels(rgb, subsampling="420")
+    assert not img.quantized and img.sampling == ((2, 2), (1, 1), (1, 1))
+    ycc = rgb_to_ycbcr(rgb)
+    np.testing.assert_allclose(img.planes[0], dct.forward(ycc[..., 0].astype(np.float64)), atol=1e-3)
+    # chroma: 2x2 box means (edge-replicated) of the JFIF Cb plane
+    cb = np.pad(ycc[..., 1].astype(np.float64), ((0, rgb.shape[0] % 2), (0, rgb.shape[1] % 2)), mode="edge")
+    cb = cb.reshape(cb.shape[0] // 2, 2, cb.shape[1] // 2, 2).mean(axis=(1, 3))
+    np.testing.assert_allclose(img.planes[1], dct.forward(cb), atol=2e-3)
+    # quality=q: the core's JPEG encoder, then its coefficients
+    q = from_pixels(rgb, subsampling="420", quality=90)
+    direct = read_dct(jpeg.encode(rgb, quality=90, subsampling="420"))
+    for a, b in zip(q.planes, direct.planes):
+        np.testing.assert_array_equal(a, b)
+    # The quantized JPEG coefficients approximate the float DCT of the same pixels.
+    deq = q.planes[0].astype(np.float32) * q.qtables[0]
+    assert np.abs(deq - img.planes[0]).mean() < 2.0
+    with pytest.raises(ValueError, match="quantization table"):
+        dct_tensor(img, bands=8, dequantize=False)
+    with pytest.raises(TypeError, match="uint8"):
+        from_pixels(rgb.astype(np.float32))
+
+
+def test_stats_roundtrip_and_normalize(tmp_path):
+    ds = DctDataset(sample_items()[:4], bands=8, crop=64)
+    stats = ds.compute_stats()
+    xs = np.stack([ds.tensor(i, normalize=False).numpy() for i in range(4)])
+    np.testing.assert_allclose(stats.mean, xs.mean(axis=(0, 2, 3)), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(stats.std, xs.std(axis=(0, 2, 3)), rtol=1e-6)
+    path = stats.save(tmp_path / "stats.json")
+    loaded = DctStats.load(path)
+    np.testing.assert_array_equal(loaded.mean, stats.mean)
+    assert loaded.settings["images"] == 4 and loaded.settings["blocks"] == 4 * 8 * 8
+    normed = DctDataset(sample_items()[:4], bands=8, crop=64, stats=loaded)
+    z = torch.stack([normed[i][0] for i in range(4)])
+    assert torch.allclose(z.mean(dim=(0, 2, 3)), torch.zeros(24), atol=1e-4)
+    assert torch.allclose(z.std(dim=(0, 2, 3), unbiased=False), torch.ones(24), atol=1e-3)
+    with pytest.raises(ValueError, match="computed for"):
+        DctDataset(sample_items()[:4], bands=16, crop=64, stats=loaded)
+
+
+def test_dataset_loader_workers_and_collate(tmp_path):
+    items = sample_items()[:6]
+    ds = DctDataset(items, bands=16, crop=96, train=True)
+    loader = make_loader(ds, batch_size=3, shuffle=True, workers=2)
+    batches = list(loader)
+    assert len(batches) == 2
+    for x, y in batches:
+        assert x.shape == (3, 48, 12, 12) and x.dtype == torch.float32 and y.dtype == torch.int64
+    x = to_device(batches[0][0], torch.device("cpu"))
+    assert x.device.type == "cpu"
+    native = DctDataset(items, bands=4, layout="native", crop=64)
+    xb, yb = collate([native[0], native[1]])
+    assert [t.shape for t in xb] == [(2, 4, 8, 8), (2, 4, 4, 4), (2, 4, 4, 4)]
+    with pytest.raises(ValueError, match="different shapes"):
+        collate([(torch.zeros(3, 4, 4), 0), (torch.zeros(3, 4, 5), 1)])
+
+
+def test_folder_items_and_non_jpeg_sources(tmp_path):
+    from PIL import Image
+
+    from codeclens.data import test_photos
+
+    for cls, name in [("cat", "chelsea"), ("cup", "coffee")]:
+        (tmp_path / cls).mkdir()
+        photo = next(p for p in test_photos() if p.name == name)
+        Image.open(photo.path).convert("RGB").save(tmp_path / cls / f"{name}.png")
+    items, classes = folder_items(tmp_path)
+    assert classes == ["cat", "cup"] and [i.label for i in items] == [0, 1]
+    ds = DctDataset(items, bands=8, crop=64, non_jpeg_subsampling="420")
+    x, y = ds[1]
+    assert x.shape == (24, 8, 8) and y == 1
+    px = PixelDataset(items, size=64, resize=80, quality=30)
+    x, _ = px[0]
+    assert x.shape == (3, 64, 64)
+    with pytest.raises(FileNotFoundError, match="no images found"):
+        folder_items(tmp_path / "cat")
+
+
+def test_dct_dataset_bad_settings():
+    with pytest.raises(ValueError, match="multiple of 16"):
+        DctDataset([], crop=100)
+    with pytest.raises(ValueError, match="bands"):
+        DctDataset([], bands=0)
+    with pytest.raises(ValueError, match="YCbCr or grayscale"):
+        rgb_jpeg = jpeg.encode(np.zeros((16, 16, 3), np.uint8), quality=90)
+        coeffs = jpeg.read_coefficients(rgb_jpeg)
+        read_dct(jpeg.write_coefficients(replace(coeffs, color_space="rgb")))
+    with pytest.raises(jpeg.JpegError):
+        DctDataset([Item(b"\xff\xd8\xff not a jpeg", 0)], crop=16)[0]
