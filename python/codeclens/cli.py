@@ -14,6 +14,7 @@ import sys
 # Modules that define commands, in the order they appear in --help.
 COMMAND_MODULES: list[str] = [
     "codeclens.demo",
+    "codeclens.study.commands",
     "codeclens.analysis.commands",
     "codeclens.training.commands",
     "codeclens.metrics",

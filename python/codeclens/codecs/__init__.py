@@ -1,0 +1,50 @@
+"""Codec registry: one interface (:class:`~codeclens.codecs.base.Codec`) for jpeg, jpeg2000, hevc, avif,
+webp and png. Codec modules are imported on first use; a codec whose library is missing is listed as
+unavailable with the reason (``codec_info()``), and the others still run.
+
+    from codeclens.codecs import get_codec
+    hevc = get_codec("hevc")
+    data = hevc.encode(image, qp=37)          # bytes (HEIF); hevc.stream_size(data): HEVC stream bytes
+    pixels = hevc.decode(data)                # uint8 (H, W, 3)
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from typing import Any
+
+from .base import Codec, CodecUnavailable, Param, RateControl
+
+_REGISTRY: dict[str, tuple[str, str]] = {
+    "jpeg": ("codeclens.codecs.jpeg", "JpegCodec"),
+    "jpeg2000": ("codeclens.codecs.jpeg2000", "Jpeg2000Codec"),
+    "hevc": ("codeclens.codecs.hevc", "HevcCodec"),
+    "avif": ("codeclens.codecs.avif", "AvifCodec"),
+    "webp": ("codeclens.codecs.webp", "WebpCodec"),
+    "png": ("codeclens.codecs.png", "PngCodec"),
+}
+
+
+def codec_names() -> list[str]:
+    """All registered codec names (available or not)."""
+    return list(_REGISTRY)
+
+
+@functools.lru_cache(maxsize=None)
+def get_codec(name: str) -> Codec:
+    """The codec called ``name``; ValueError listing the names for an unknown one. Use ``.require()`` or
+    ``.availability()`` to check that its library is present."""
+    try:
+        module, cls = _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown codec {name!r}; expected one of {codec_names()}") from None
+    return getattr(importlib.import_module(module), cls)()
+
+
+def codec_info() -> dict[str, dict[str, Any]]:
+    """name -> {available, reason, versions, params, description} for every registered codec."""
+    return {name: get_codec(name).info() for name in _REGISTRY}
+
+
+__all__ = ["Codec", "CodecUnavailable", "Param", "RateControl", "codec_info", "codec_names", "get_codec"]

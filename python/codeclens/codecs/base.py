@@ -1,0 +1,173 @@
+"""The interface every codec implements, and its parameter schema.
+
+A codec turns a uint8 image ((H, W, 3) RGB or (H, W) gray) into bytes and back. It states:
+- ``name`` and ``params`` (a schema of :class:`Param`), validated by :meth:`Codec.check_params`;
+- ``availability()``: whether its library is usable here, with the reason when it is not;
+- ``versions()``: the libraries it uses, with versions (recorded with every result);
+- ``settings(shape, **params)``: the exact settings it applies for that image (defaults filled in, derived
+  values such as JPEG 2000's number of resolutions), recorded with every result;
+- ``stream_size(data)``: the bytes that count as the compressed size. For container formats (HEIF, AVIF)
+  this is the coded stream (decoder configuration + coded data), without the container boxes;
+- a ``rate`` description so that a study can search the parameter that hits a target bits per pixel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..transforms import check_image
+
+
+class CodecUnavailable(RuntimeError):
+    """The codec's library is missing or lacks the needed feature; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One codec parameter: name, type, default, allowed values (``choices``) or range (``lo``..``hi``).
+
+    ``key`` is the short name used in setting keys (``jpeg:q=90``); ``doc`` a one-line description.
+    """
+
+    name: str
+    kind: type
+    default: Any
+    doc: str
+    key: str = ""
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple[Any, ...] | None = None
+
+    def check(self, codec: str, value: Any) -> Any:
+        """Validated (and normalised) value; TypeError / ValueError saying what was expected."""
+        if self.kind is bool:
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{codec}: {self.name} must be true or false, got {value!r}")
+            return bool(value)
+        if self.kind is int:
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+                if isinstance(value, (float, np.floating)) and float(value).is_integer():
+                    value = int(value)
+                else:
+                    raise TypeError(f"{codec}: {self.name} must be an integer, got {value!r}")
+            value = int(value)
+        elif self.kind is float:
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise TypeError(f"{codec}: {self.name} must be a number, got {value!r}")
+            value = float(value)
+        elif self.kind is str:
+            value = str(value)
+        elif self.kind is tuple:
+            if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+                raise TypeError(f"{codec}: {self.name} must be a list of numbers, got {value!r}")
+            items = []
+            for v in value:
+                if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+                    raise TypeError(f"{codec}: {self.name} must be a list of numbers, got {value!r}")
+                items.append(float(v))
+            if not items:
+                raise ValueError(f"{codec}: {self.name} must list at least one value, got an empty list")
+            if self.lo is not None and min(items) < self.lo or self.hi is not None and max(items) > self.hi:
+                raise ValueError(f"{codec}: {self.name} values must be in {self.lo}..{self.hi}, got {items}")
+            return tuple(items)
+        if self.choices is not None and value not in self.choices:
+            raise ValueError(f"{codec}: {self.name} must be one of {list(self.choices)}, got {value!r}")
+        if self.lo is not None and value < self.lo or self.hi is not None and value > self.hi:
+            raise ValueError(f"{codec}: {self.name} must be in {self.lo:g}..{self.hi:g}, got {value!r}")
+        return value
+
+
+@dataclass(frozen=True)
+class RateControl:
+    """How to search a target rate: the integer parameter ``param`` in ``lo..hi``; ``increasing`` when a
+    larger value gives a larger stream (JPEG quality), false when it gives a smaller one (HEVC QP)."""
+
+    param: str
+    lo: int
+    hi: int
+    increasing: bool
+
+
+class Codec:
+    """Base class: subclasses set the class attributes and implement ``_encode`` / ``decode``.
+
+    Instances hold no per-call state, so one instance may encode/decode from many threads at once.
+    """
+
+    name: str = ""
+    description: str = ""
+    params: tuple[Param, ...] = ()
+    quality_param: str | None = None  # the parameter reported in the results' ``quality`` column
+    rate: RateControl | None = None
+
+    # -- to implement -----------------------------------------------------------------------------------
+    def availability(self) -> tuple[bool, str]:
+        """(True, "") when usable here, else (False, reason)."""
+        raise NotImplementedError
+
+    def versions(self) -> dict[str, str]:
+        """Library name -> version, for the results' provenance."""
+        raise NotImplementedError
+
+    def _encode(self, image: np.ndarray, p: dict[str, Any]) -> bytes:
+        raise NotImplementedError
+
+    def decode(self, data: bytes) -> np.ndarray:
+        """Bytes -> uint8 (H, W, 3) or (H, W)."""
+        raise NotImplementedError
+
+    # -- shared -----------------------------------------------------------------------------------------
+    def schema(self) -> dict[str, Param]:
+        return {p.name: p for p in self.params}
+
+    def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """All parameters with defaults filled in, validated; unknown names are a ValueError."""
+        schema = self.schema()
+        unknown = sorted(set(params) - set(schema))
+        if unknown:
+            raise ValueError(f"{self.name}: unknown parameter(s) {unknown}; expected some of {sorted(schema)}")
+        return {name: p.check(self.name, params.get(name, p.default)) for name, p in schema.items()}
+
+    def require(self) -> None:
+        """Raise CodecUnavailable with the reason when the codec cannot run here."""
+        ok, reason = self.availability()
+        if not ok:
+            raise CodecUnavailable(f"codec {self.name!r} is unavailable: {reason}")
+
+    def encode(self, image: np.ndarray, **params: Any) -> bytes:
+        """Encode a uint8 (H, W, 3) RGB or (H, W) gray image with ``params`` (see ``params``)."""
+        self.require()
+        image = check_image(image, f"{self.name}.encode")
+        return self._encode(image, self.check_params(params))
+
+    def settings(self, shape: tuple[int, ...], **params: Any) -> dict[str, Any]:
+        """The exact settings applied to an image of ``shape`` (JSON-serialisable)."""
+        p = self.check_params(params)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in p.items()}
+
+    def stream_size(self, data: bytes) -> int:
+        """Bytes counted as the compressed size (the whole stream unless a subclass says otherwise)."""
+        return len(data)
+
+    def quality_of(self, params: dict[str, Any]) -> float:
+        """Value for the results' ``quality`` column (NaN when the codec has no quality parameter)."""
+        if self.quality_param is None:
+            return float("nan")
+        v = self.check_params(params)[self.quality_param]
+        return float(v[-1]) if isinstance(v, tuple) else float(v)
+
+    def info(self) -> dict[str, Any]:
+        """Name, availability, versions, parameter schema: what ``codeclens study --list-codecs`` prints."""
+        ok, reason = self.availability()
+        return {
+            "name": self.name,
+            "description": self.description,
+            "available": ok,
+            "reason": reason,
+            "versions": self.versions() if ok else {},
+            "params": {p.name: {"default": list(p.default) if isinstance(p.default, tuple) else p.default,
+                                "doc": p.doc} for p in self.params},
+        }

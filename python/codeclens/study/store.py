@@ -1,0 +1,347 @@
+"""The study store: one SQLite file (WAL) holding photos, settings, variants, predictions and studies.
+
+Identity: a photo is the SHA-256 of its file; a version is (photo, setting key); a prediction is
+(photo, setting, model). Every insert is ``INSERT OR IGNORE`` on those keys, so rerunning a study, two
+processes writing the same file, or a run resumed after ``kill -9`` never duplicates a row; each batch is one
+short ``BEGIN IMMEDIATE`` transaction, so a killed process loses only the batch it had not committed.
+
+Tables (see :data:`SCHEMA`): ``photos``, ``settings``, ``variants`` (size, bpp, compression ratios, PSNR,
+SSIM, timings, exact codec settings, environment id, status/error), ``bitstreams`` (the encoded bytes, when
+kept), ``predictions``, ``environments`` (library versions), ``models``, ``studies`` and ``study_items``
+(which (photo, setting) pairs belong to a named study). :meth:`Store.results` returns the results table of
+RESULTS_TABLE.md as a dict of numpy columns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS photos (
+    photo TEXT PRIMARY KEY, label INTEGER NOT NULL, name TEXT NOT NULL, source TEXT NOT NULL,
+    path TEXT NOT NULL, nbytes INTEGER NOT NULL, width INTEGER, height INTEGER, format TEXT,
+    status TEXT NOT NULL DEFAULT 'ok', error TEXT NOT NULL DEFAULT '', created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS settings (
+    setting TEXT PRIMARY KEY, codec TEXT NOT NULL, params TEXT NOT NULL, scale REAL NOT NULL,
+    color TEXT NOT NULL, target_bpp REAL, quality REAL);
+CREATE TABLE IF NOT EXISTS environments (env TEXT PRIMARY KEY, info TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS variants (
+    photo TEXT NOT NULL, setting TEXT NOT NULL, status TEXT NOT NULL, error TEXT NOT NULL DEFAULT '',
+    width INTEGER, height INTEGER, nbytes INTEGER, file_nbytes INTEGER, bpp REAL, cr_raw REAL,
+    cr_source REAL, psnr REAL, ssim REAL, encode_ms REAL, decode_ms REAL, quality REAL,
+    params TEXT NOT NULL DEFAULT '{}', codec_settings TEXT NOT NULL DEFAULT '{}', env TEXT,
+    created REAL NOT NULL, PRIMARY KEY (photo, setting));
+CREATE TABLE IF NOT EXISTS bitstreams (
+    photo TEXT NOT NULL, setting TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (photo, setting));
+CREATE TABLE IF NOT EXISTS models (model TEXT PRIMARY KEY, info TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS predictions (
+    photo TEXT NOT NULL, setting TEXT NOT NULL, model TEXT NOT NULL, status TEXT NOT NULL,
+    error TEXT NOT NULL DEFAULT '', rank INTEGER, p_true REAL, top1 INTEGER, top5 TEXT,
+    created REAL NOT NULL, PRIMARY KEY (photo, setting, model));
+CREATE TABLE IF NOT EXISTS studies (study TEXT PRIMARY KEY, grid TEXT NOT NULL, notes TEXT NOT NULL,
+    created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS study_items (
+    study TEXT NOT NULL, photo TEXT NOT NULL, setting TEXT NOT NULL, PRIMARY KEY (study, photo, setting));
+"""
+
+RESULT_COLUMNS = ["photo", "label", "model", "codec", "setting", "quality", "scale", "color", "nbytes", "bpp",
+                  "cr_raw", "cr_source", "psnr", "ssim", "rank", "p_true", "top1", "top5", "status", "error"]
+
+
+@dataclass
+class PhotoRecord:
+    photo: str
+    label: int
+    name: str
+    source: str
+    path: str
+    nbytes: int
+
+
+@dataclass
+class VariantRow:
+    """One version's measurements (None for what a failed item could not measure)."""
+
+    photo: str
+    setting: str
+    status: str
+    error: str = ""
+    width: int | None = None
+    height: int | None = None
+    nbytes: int | None = None
+    file_nbytes: int | None = None
+    bpp: float | None = None
+    cr_raw: float | None = None
+    cr_source: float | None = None
+    psnr: float | None = None
+    ssim: float | None = None
+    encode_ms: float | None = None
+    decode_ms: float | None = None
+    quality: float | None = None
+    params: dict[str, Any] | None = None
+    codec_settings: dict[str, Any] | None = None
+    env: str | None = None
+
+
+@dataclass
+class PredictionRow:
+    photo: str
+    setting: str
+    model: str
+    status: str
+    error: str = ""
+    rank: int | None = None
+    p_true: float | None = None
+    top1: int | None = None
+    top5: tuple[int, ...] | None = None
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _real(value: float | None) -> float | None:
+    """NaN is stored as NULL by SQLite anyway; make it explicit. Infinity is kept."""
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+class Store:
+    """A study store in one SQLite file. Safe to open from several processes at once (WAL, busy timeout).
+
+    Use one Store per thread (sqlite3 connections are not shared across threads here).
+    """
+
+    def __init__(self, path: str | Path, timeout: float = 120.0) -> None:
+        self.path = Path(path)
+        if self.path.parent and not self.path.parent.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        with self.transaction():
+            for stmt in SCHEMA.split(";"):
+                if stmt.strip():
+                    self.conn.execute(stmt)
+            row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is None:
+                self.conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) != SCHEMA_VERSION:
+                raise ValueError(f"{self.path}: store schema version {row[0]}, this codeclens reads {SCHEMA_VERSION}")
+
+    # -- plumbing -----------------------------------------------------------------------------------------
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    class _Tx:
+        def __init__(self, conn: sqlite3.Connection) -> None:
+            self.conn = conn
+
+        def __enter__(self) -> sqlite3.Connection:
+            self.conn.execute("BEGIN IMMEDIATE")
+            return self.conn
+
+        def __exit__(self, exc_type: Any, *rest: Any) -> None:
+            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+    def transaction(self) -> Store._Tx:
+        """``with store.transaction() as conn:`` one write transaction (BEGIN IMMEDIATE ... COMMIT)."""
+        return Store._Tx(self.conn)
+
+    # -- writing ------------------------------------------------------------------------------------------
+    def add_environment(self, info: dict[str, Any]) -> str:
+        """Store library versions etc.; returns its id (12 hex digits of the SHA-1 of the JSON)."""
+        text = _json(info)
+        env = hashlib.sha1(text.encode()).hexdigest()[:12]
+        with self.transaction() as c:
+            c.execute("INSERT OR IGNORE INTO environments VALUES (?, ?)", (env, text))
+        return env
+
+    def add_model(self, model: str, info: dict[str, Any]) -> None:
+        with self.transaction() as c:
+            c.execute("INSERT OR IGNORE INTO models VALUES (?, ?)", (model, _json(info)))
+
+    def add_study(self, study: str, grid: dict[str, Any], notes: dict[str, Any]) -> None:
+        with self.transaction() as c:
+            c.execute("INSERT OR IGNORE INTO studies VALUES (?, ?, ?, ?)", (study, _json(grid), _json(notes), time.time()))
+
+    def add_settings(self, settings: Iterable[Any]) -> None:
+        """Register Setting objects (``codeclens.study.grid.Setting``)."""
+        rows = [(s.key, s.codec, _json(s.to_json()["params"]), s.scale, s.color, s.target_bpp,
+                 _real(s.nominal_quality())) for s in settings]
+        with self.transaction() as c:
+            c.executemany("INSERT OR IGNORE INTO settings VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def add_photo(self, rec: PhotoRecord, study: str | None = None, settings: Sequence[str] = ()) -> None:
+        """Register a photo (first registration wins) and its membership in ``study``."""
+        with self.transaction() as c:
+            c.execute("INSERT OR IGNORE INTO photos (photo, label, name, source, path, nbytes, created) "
+                      "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                      (rec.photo, rec.label, rec.name, rec.source, rec.path, rec.nbytes, time.time()))
+            if study is not None:
+                c.executemany("INSERT OR IGNORE INTO study_items VALUES (?, ?, ?)",
+                              [(study, rec.photo, s) for s in settings])
+
+    def update_photo(self, photo: str, width: int | None, height: int | None, fmt: str | None,
+                     status: str = "ok", error: str = "") -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE photos SET width=?, height=?, format=?, status=?, error=? WHERE photo=?",
+                      (width, height, fmt, status, error, photo))
+
+    def write(self, variants: Sequence[VariantRow], predictions: Sequence[PredictionRow],
+              bitstreams: Sequence[tuple[str, str, bytes]] = ()) -> None:
+        """Insert a batch of results in one transaction (existing keys are left untouched)."""
+        now = time.time()
+        vrows = [(v.photo, v.setting, v.status, v.error, v.width, v.height, v.nbytes, v.file_nbytes, _real(v.bpp),
+                  _real(v.cr_raw), _real(v.cr_source), _real(v.psnr), _real(v.ssim), _real(v.encode_ms),
+                  _real(v.decode_ms), _real(v.quality), _json(v.params or {}), _json(v.codec_settings or {}),
+                  v.env, now) for v in variants]
+        prows = [(p.photo, p.setting, p.model, p.status, p.error, p.rank, _real(p.p_true), p.top1,
+                  None if p.top5 is None else ",".join(str(int(t)) for t in p.top5), now) for p in predictions]
+        with self.transaction() as c:
+            c.executemany("INSERT OR IGNORE INTO variants VALUES (" + ",".join("?" * 20) + ")", vrows)
+            c.executemany("INSERT OR IGNORE INTO predictions VALUES (" + ",".join("?" * 10) + ")", prows)
+            c.executemany("INSERT OR IGNORE INTO bitstreams VALUES (?, ?, ?)", list(bitstreams))
+
+    def forget_failed(self, photo: str, settings: Sequence[str]) -> int:
+        """Delete failed variants/predictions of ``photo`` among ``settings`` (for a retry); returns how many."""
+        n = 0
+        with self.transaction() as c:
+            for s in settings:
+                n += c.execute("DELETE FROM variants WHERE photo=? AND setting=? AND status='failed'", (photo, s)).rowcount
+                c.execute("DELETE FROM predictions WHERE photo=? AND setting=? AND status='failed'", (photo, s))
+            c.execute("UPDATE photos SET status='ok', error='' WHERE photo=? AND status='failed'", (photo,))
+        return n
+
+    # -- reading ------------------------------------------------------------------------------------------
+    def existing(self, photo: str, model: str) -> tuple[set[str], set[str]]:
+        """(settings with a variant row, settings with a prediction by ``model``) for one photo."""
+        v = {r[0] for r in self.conn.execute("SELECT setting FROM variants WHERE photo=?", (photo,))}
+        p = {r[0] for r in self.conn.execute("SELECT setting FROM predictions WHERE photo=? AND model=?",
+                                             (photo, model))}
+        return v, p
+
+    def bitstream(self, photo: str, setting: str) -> bytes | None:
+        row = self.conn.execute("SELECT data FROM bitstreams WHERE photo=? AND setting=?", (photo, setting)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def variant_info(self, photo: str, setting: str) -> dict[str, Any]:
+        """{params, status, error} of a stored version; KeyError when there is none."""
+        row = self.conn.execute("SELECT params, status, error FROM variants WHERE photo=? AND setting=?",
+                                (photo, setting)).fetchone()
+        if row is None:
+            raise KeyError(f"no version {setting!r} of photo {photo[:12]} in {self.path}")
+        return {"params": json.loads(row[0]), "status": row[1], "error": row[2]}
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of the main tables."""
+        return {t: self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+                for t in ("photos", "settings", "variants", "bitstreams", "predictions", "study_items")}
+
+    def duplicates(self) -> int:
+        """Rows sharing a key (always 0 thanks to the primary keys; a check for tests and audits)."""
+        q = ["SELECT COUNT(*) - COUNT(DISTINCT photo || '|' || setting) FROM variants",
+             "SELECT COUNT(*) - COUNT(DISTINCT photo || '|' || setting || '|' || model) FROM predictions"]
+        return sum(self.conn.execute(s).fetchone()[0] for s in q)
+
+    def studies(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT study FROM studies ORDER BY created")]
+
+    def study_info(self, study: str) -> dict[str, Any]:
+        row = self.conn.execute("SELECT grid, notes, created FROM studies WHERE study=?", (study,)).fetchone()
+        if row is None:
+            raise ValueError(f"no study {study!r} in {self.path}; studies here: {self.studies()}")
+        return {"grid": json.loads(row[0]), "notes": json.loads(row[1]), "created": row[2]}
+
+    def models(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT model FROM models ORDER BY model")]
+
+    def environments(self) -> dict[str, Any]:
+        return {r[0]: json.loads(r[1]) for r in self.conn.execute("SELECT env, info FROM environments")}
+
+    def results(self, model: str | None = None, study: str | None = None) -> dict[str, np.ndarray]:
+        """The results table (RESULTS_TABLE.md): one row per (photo, version, model), numpy columns.
+
+        ``model`` / ``study`` restrict the rows; sorted by photo, codec, setting, model.
+        """
+        sql = ("SELECT p.photo, ph.label, p.model, s.codec, p.setting, COALESCE(v.quality, s.quality), s.scale, "
+               "s.color, v.nbytes, v.bpp, v.cr_raw, v.cr_source, v.psnr, v.ssim, p.rank, p.p_true, p.top1, p.top5, "
+               "p.status, p.error, v.status, v.error "
+               "FROM predictions p JOIN variants v ON v.photo = p.photo AND v.setting = p.setting "
+               "JOIN settings s ON s.setting = p.setting JOIN photos ph ON ph.photo = p.photo")
+        args: list[Any] = []
+        where = []
+        if study is not None:
+            if study not in self.studies():
+                raise ValueError(f"no study {study!r} in {self.path}; studies here: {self.studies()}")
+            sql += " JOIN study_items si ON si.photo = p.photo AND si.setting = p.setting AND si.study = ?"
+            args.append(study)
+        if model is not None:
+            where.append("p.model = ?")
+            args.append(model)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY p.photo, s.codec, p.setting, p.model"
+        rows = self.conn.execute(sql, args).fetchall()
+        return _columns(rows)
+
+
+def _columns(rows: list[tuple[Any, ...]]) -> dict[str, np.ndarray]:
+    n = len(rows)
+    out: dict[str, np.ndarray] = {}
+
+    def col(i: int) -> list[Any]:
+        return [r[i] for r in rows]
+
+    def floats(i: int) -> np.ndarray:
+        return np.array([np.nan if r[i] is None else float(r[i]) for r in rows], dtype=np.float64)
+
+    def ints(i: int) -> np.ndarray:
+        return np.array([-1 if r[i] is None else int(r[i]) for r in rows], dtype=np.int64)
+
+    def strs(values: list[Any]) -> np.ndarray:
+        a = np.empty(n, dtype=object)
+        a[:] = ["" if v is None else str(v) for v in values]
+        return a
+
+    ok = [r[18] == "ok" and r[20] == "ok" for r in rows]
+    out["photo"] = strs(col(0))
+    out["label"] = ints(1)
+    out["model"] = strs(col(2))
+    out["codec"] = strs(col(3))
+    out["setting"] = strs(col(4))
+    out["quality"] = floats(5)
+    out["scale"] = floats(6)
+    out["color"] = strs(col(7))
+    out["nbytes"] = ints(8)
+    for name, i in (("bpp", 9), ("cr_raw", 10), ("cr_source", 11), ("psnr", 12), ("ssim", 13)):
+        out[name] = floats(i)
+    out["rank"] = ints(14)
+    out["p_true"] = floats(15)
+    out["top1"] = ints(16)
+    top5 = np.full((n, 5), -1, dtype=np.int64)
+    for k, r in enumerate(rows):
+        if r[17]:
+            top5[k] = [int(t) for t in r[17].split(",")]
+    out["top5"] = top5
+    out["status"] = strs(["ok" if g else "failed" for g in ok])
+    out["error"] = strs(["" if g else (r[21] or r[19] or "failed") for g, r in zip(ok, rows)])
+    return out
