@@ -46,7 +46,7 @@ job=${1:-}
 case "$job" in
   study)
     ensure_apt; ensure_venv
-    exec "$VENV/bin/python" -m codeclens.demo "$@" ;;
+    exec "$VENV/bin/python" -m codeclens.study --preset quick --store runs/quick/study.sqlite --report runs/quick/report "$@" ;;
   test)
     ensure_apt; ensure_venv
     exec "$VENV/bin/python" -m pytest "$@" ;;

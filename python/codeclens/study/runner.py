@@ -309,7 +309,7 @@ def environments(store: Store, codecs: list[str], filter: str) -> dict[str, str]
     import PIL
 
     base = {"codeclens": __version__, "python": sys.version.split()[0], "numpy": np.__version__,
-            "transform_filter": filter, "gray": "BT.601 luma, rounded", "metrics": quality.backend()}
+            "transform_filter": filter, "gray": "BT.601 luma, rounded", "metrics": quality.BACKEND}
     envs = {"original": store.add_environment({**base, "decoder": {"Pillow": PIL.__version__}})}
     for name in codecs:
         envs[name] = store.add_environment({**base, "codec": name, "versions": get_codec(name).versions()})
