@@ -36,8 +36,9 @@ def summarize(path: str, baseline: str) -> str:
         base = next((b for b in benches if baseline in variant_name(b)), benches[0])
         for b in sorted(benches, key=lambda b: b["stats"]["median"]):
             med = b["stats"]["median"]
-            mps = b.get("extra_info", {}).get("megapixels", 0) / med if med else 0
-            lines.append(f"| {group} | {variant_name(b)} | {med * 1e3:.2f} | {mps:.1f} | "
+            mp = b.get("extra_info", {}).get("megapixels")
+            mps = f"{mp / med:.1f}" if mp and med else "–"
+            lines.append(f"| {group} | {variant_name(b)} | {med * 1e3:.2f} | {mps} | "
                          f"{med / base['stats']['median']:.2f} |")
     return "\n".join(lines)
 
