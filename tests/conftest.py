@@ -32,6 +32,17 @@ def pil_jpeg(image: np.ndarray, **kwargs) -> bytes:
     return buf.getvalue()
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op torch thread for a module (use with pytestmark): on a shared 2-core machine torch's
+    spinning worker threads make small networks tens of times slower; the setting is restored afterwards."""
+    torch = pytest.importorskip("torch")
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def samples():
     """The 20 labelled ImageNet validation photos shipped by foolbox (progressive 4:2:0 JPEGs)."""

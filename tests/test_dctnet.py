@@ -14,14 +14,7 @@ from codeclens.models import resnet
 from codeclens.models.complexity import SLIDE_TABLE, count_flops, count_macs, count_parameters, format_table
 from codeclens.models.dct_resnet import DctResNet50, dct_resnet50
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One intra-op thread: on a shared 2-core machine, torch's spinning worker threads make small networks
-    tens of times slower; restored afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # torchvision's published parameter counts (torchvision.models docs, "num_params"), 1000 classes.

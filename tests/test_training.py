@@ -15,14 +15,7 @@ from codeclens.training.loop import TrainConfig, Trainer, topk_correct
 from codeclens.training.models import SmallCNN, build_model, input_kind
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One intra-op thread: on a shared 2-core machine, torch's spinning worker threads make small networks
-    tens of times slower; restored afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def dct_loader(train: bool, n: int = 8, shuffle: bool = False):

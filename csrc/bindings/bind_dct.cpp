@@ -95,17 +95,8 @@ py::list forward_batch(const py::sequence& planes, float level_shift, int thread
       errors[i] = std::current_exception();
     }
   }
-  {
-    py::gil_scoped_release release;
-    parallel_for(n, resolve_thread_count(threads, n), [&](std::size_t i) {
-      if (errors[i]) return;
-      try {
-        forward_plane(items[i], level_shift, static_cast<float*>(outs[i].ptr), 1);
-      } catch (...) {
-        errors[i] = std::current_exception();
-      }
-    });
-  }
+  run_batch_items(n, resolve_thread_count(threads, n), errors,
+                  [&](std::size_t i) { forward_plane(items[i], level_shift, static_cast<float*>(outs[i].ptr), 1); });
   std::vector<py::object> results(n);
   for (std::size_t i = 0; i < n; ++i) {
     if (!errors[i]) {

@@ -9,7 +9,6 @@
 #include "bindings/common.hpp"
 #include "bindings/registry.hpp"
 #include "common/errors.hpp"
-#include "common/thread_pool.hpp"
 #include "jpeg/coefficients.hpp"
 #include "jpeg/decode.hpp"
 #include "jpeg/encode.hpp"
@@ -34,15 +33,6 @@ DecodeOptions decode_options(const std::string& mode, int scale, const std::stri
   o.dct_method = dct_method_from_name(dct_method);
   o.strict = strict;
   return o;
-}
-
-int thread_arg(const py::object& threads, std::size_t items) {
-  int requested = 0;
-  if (!threads.is_none()) {
-    requested = threads.cast<int>();
-    if (requested < 1) throw py::value_error("threads: expected None or a positive integer, got " + std::to_string(requested));
-  }
-  return resolve_thread_count(requested, items);
 }
 
 std::string describe_dtype(const py::array& a) { return std::string(py::str(a.dtype())); }
@@ -169,25 +159,15 @@ std::vector<BufferRef> buffers_of(const py::sequence& items, std::vector<std::ex
 }
 
 py::list decode_batch(const py::sequence& items, const std::string& mode, int scale, const std::string& dct_method,
-                      bool strict, const py::object& threads, const std::string& on_error) {
+                      bool strict, const std::optional<int>& threads, const std::string& on_error) {
   const OnError policy = parse_on_error(on_error);
   const DecodeOptions options = decode_options(mode, scale, dct_method, strict);
   const std::size_t n = items.size();
   std::vector<std::exception_ptr> errors(n);
   std::vector<BufferRef> refs = buffers_of(items, errors);
   std::vector<DecodedImage> images(n);
-  const int nthreads = thread_arg(threads, n);
-  {
-    py::gil_scoped_release nogil;
-    parallel_for(n, nthreads, [&](std::size_t i) {
-      if (errors[i]) return;
-      try {
-        images[i] = decode_to_malloc(refs[i].view(), options);
-      } catch (...) {
-        errors[i] = std::current_exception();
-      }
-    });
-  }
+  run_batch_items(n, batch_threads(threads, n), errors,
+                  [&](std::size_t i) { images[i] = decode_to_malloc(refs[i].view(), options); });
   std::vector<py::object> results(n);
   for (std::size_t i = 0; i < n; ++i) {
     if (!errors[i]) results[i] = to_array(std::move(images[i]));
@@ -249,7 +229,7 @@ py::bytes encode(const py::handle& image, int quality, const std::string& subsam
 
 py::list encode_batch(const py::sequence& images, int quality, const std::string& subsampling, const py::object& qtables,
                       bool progressive, bool optimize, const std::string& dct_method, int restart_interval,
-                      const py::object& threads, const std::string& on_error) {
+                      const std::optional<int>& threads, const std::string& on_error) {
   const OnError policy = parse_on_error(on_error);
   const EncodeOptions options = encode_options(quality, subsampling, qtables, progressive, optimize, dct_method, restart_interval);
   const std::size_t n = images.size();
@@ -265,18 +245,8 @@ py::list encode_batch(const py::sequence& images, int quality, const std::string
     }
   }
   std::vector<EncodedBuffer> encoded(n);
-  const int nthreads = thread_arg(threads, n);
-  {
-    py::gil_scoped_release nogil;
-    parallel_for(n, nthreads, [&](std::size_t i) {
-      if (errors[i]) return;
-      try {
-        encoded[i] = jpeg::encode(views[i], options);
-      } catch (...) {
-        errors[i] = std::current_exception();
-      }
-    });
-  }
+  run_batch_items(n, batch_threads(threads, n), errors,
+                  [&](std::size_t i) { encoded[i] = jpeg::encode(views[i], options); });
   std::vector<py::object> results(n);
   for (std::size_t i = 0; i < n; ++i) {
     if (!errors[i]) results[i] = to_bytes(encoded[i]);
@@ -325,24 +295,14 @@ py::dict read_coefficients(const py::handle& data, bool strict) {
   return coefficients_dict(std::move(c));
 }
 
-py::list read_coefficients_batch(const py::sequence& items, bool strict, const py::object& threads, const std::string& on_error) {
+py::list read_coefficients_batch(const py::sequence& items, bool strict, const std::optional<int>& threads, const std::string& on_error) {
   const OnError policy = parse_on_error(on_error);
   const std::size_t n = items.size();
   std::vector<std::exception_ptr> errors(n);
   std::vector<BufferRef> refs = buffers_of(items, errors);
   std::vector<Coefficients> coeffs(n);
-  const int nthreads = thread_arg(threads, n);
-  {
-    py::gil_scoped_release nogil;
-    parallel_for(n, nthreads, [&](std::size_t i) {
-      if (errors[i]) return;
-      try {
-        coeffs[i] = jpeg::read_coefficients(refs[i].view(), strict);
-      } catch (...) {
-        errors[i] = std::current_exception();
-      }
-    });
-  }
+  run_batch_items(n, batch_threads(threads, n), errors,
+                  [&](std::size_t i) { coeffs[i] = jpeg::read_coefficients(refs[i].view(), strict); });
   std::vector<py::object> results(n);
   for (std::size_t i = 0; i < n; ++i) {
     if (!errors[i]) results[i] = coefficients_dict(std::move(coeffs[i]));

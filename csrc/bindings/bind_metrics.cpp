@@ -71,12 +71,6 @@ cm::SsimOptions options_of(std::optional<double> data_range, int win_size, doubl
 }
 
 // None: every CPU of this process (or CODECLENS_NUM_THREADS); otherwise a positive count.
-int thread_count(std::optional<int> threads, std::size_t items) {
-  if (threads.has_value() && *threads < 1) {
-    throw py::value_error("threads: expected None or a positive integer, got " + std::to_string(*threads));
-  }
-  return resolve_thread_count(threads.value_or(0), items);
-}
 
 py::tuple quality_tuple(const cm::QualityResult& r) { return py::make_tuple(r.mse, r.psnr, r.ssim); }
 
@@ -85,7 +79,7 @@ py::tuple quality_full(const py::array& a, const py::array& b, std::optional<dou
                        std::optional<int> threads_arg) {
   const cm::PlaneView va = plane_of(a, "a"), vb = plane_of(b, "b");
   const cm::SsimOptions o = options_of(data_range, win_size, sigma, k1, k2, luma, downsample);
-  const int threads = thread_count(threads_arg, static_cast<std::size_t>(va.width));
+  const int threads = batch_threads(threads_arg, static_cast<std::size_t>(va.width));
   py::object map = py::none();
   cm::QualityResult r;
   if (full) {
@@ -111,7 +105,7 @@ py::list quality_batch(const py::sequence& pairs, std::optional<double> data_ran
   const OnError policy = parse_on_error(on_error);
   const cm::SsimOptions o = options_of(data_range, win_size, sigma, k1, k2, luma, downsample);
   const std::size_t n = py::len(pairs);
-  const int nthreads = thread_count(threads, n);
+  const int nthreads = batch_threads(threads, n);
   std::vector<py::object> keep;  // owners of the buffers while the GIL is released
   keep.reserve(n);
   std::vector<cm::PlaneView> va(n), vb(n);
@@ -131,17 +125,7 @@ py::list quality_batch(const py::sequence& pairs, std::optional<double> data_ran
       errors[i] = std::current_exception();
     }
   }
-  {
-    py::gil_scoped_release release;
-    parallel_for(n, nthreads, [&](std::size_t i) {
-      if (errors[i]) return;
-      try {
-        out[i] = cm::quality(va[i], vb[i], o, nullptr, 1);
-      } catch (...) {
-        errors[i] = std::current_exception();
-      }
-    });
-  }
+  run_batch_items(n, nthreads, errors, [&](std::size_t i) { out[i] = cm::quality(va[i], vb[i], o, nullptr, 1); });
   std::vector<py::object> results(n);
   for (std::size_t i = 0; i < n; ++i) {
     if (!errors[i]) results[i] = quality_tuple(out[i]);

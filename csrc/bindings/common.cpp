@@ -76,6 +76,13 @@ OnError parse_on_error(const std::string& value) {
   throw py::value_error("on_error: expected 'raise' or 'return', got '" + value + "'");
 }
 
+int batch_threads(const std::optional<int>& threads, std::size_t items) {
+  if (threads.has_value() && *threads < 1) {
+    throw py::value_error("threads: expected None or a positive integer, got " + std::to_string(*threads));
+  }
+  return resolve_thread_count(threads.value_or(0), items);
+}
+
 py::list finish_batch(std::vector<py::object>& results, const std::vector<std::exception_ptr>& errors,
                       OnError policy) {
   py::list out(results.size());

@@ -9,7 +9,10 @@
 #include <string>
 #include <vector>
 
+#include <optional>
+
 #include "common/buffer.hpp"
+#include "common/thread_pool.hpp"
 
 namespace codeclens::py_glue {
 
@@ -66,6 +69,25 @@ py::object exception_object(const std::exception_ptr& error);
 // "return" puts exception instances in the failed items' places.
 enum class OnError { Raise, Return };
 OnError parse_on_error(const std::string& value);
+
+// Worker threads for a batch of `items`: None (or 0 where an API takes ints) means the core's default; a
+// negative count (or 0 given explicitly as Optional) is refused with a ValueError.
+int batch_threads(const std::optional<int>& threads, std::size_t items);
+
+// Runs fn(i) with the GIL released on the core's pool for every item that has no error yet, recording the
+// exception of each item that throws: one bad item never loses the others.
+template <typename F>
+void run_batch_items(std::size_t n, int threads, std::vector<std::exception_ptr>& errors, F&& fn) {
+  py::gil_scoped_release nogil;
+  parallel_for(n, threads, [&](std::size_t i) {
+    if (errors[i]) return;
+    try {
+      fn(i);
+    } catch (...) {
+      errors[i] = std::current_exception();
+    }
+  });
+}
 
 // Builds the result list of a batch: results[i] when errors[i] is null, else per policy.
 py::list finish_batch(std::vector<py::object>& results, const std::vector<std::exception_ptr>& errors,

@@ -36,7 +36,7 @@ def jpeg_decode(data: typing.Any, mode: str = 'rgb', scale: typing.SupportsInt |
     """
     Decode JPEG bytes to a uint8 (H, W, C) array (C = 3 for rgb/ycbcr, 1 for gray).
     """
-def jpeg_decode_batch(items: collections.abc.Sequence, mode: str = 'rgb', scale: typing.SupportsInt | typing.SupportsIndex = 1, dct_method: str = 'islow', strict: bool = False, threads: typing.Any = None, on_error: str = 'raise') -> list:
+def jpeg_decode_batch(items: collections.abc.Sequence, mode: str = 'rgb', scale: typing.SupportsInt | typing.SupportsIndex = 1, dct_method: str = 'islow', strict: bool = False, threads: typing.SupportsInt | typing.SupportsIndex | None = None, on_error: str = 'raise') -> list:
     """
     Decode many JPEGs on the core's thread pool.
     """
@@ -44,7 +44,7 @@ def jpeg_encode(image: typing.Any, quality: typing.SupportsInt | typing.Supports
     """
     Encode a uint8 (H, W), (H, W, 1) or (H, W, 3) array to JPEG bytes.
     """
-def jpeg_encode_batch(images: collections.abc.Sequence, quality: typing.SupportsInt | typing.SupportsIndex = 75, subsampling: str = '420', qtables: typing.Any = None, progressive: bool = False, optimize: bool = False, dct_method: str = 'islow', restart_interval: typing.SupportsInt | typing.SupportsIndex = 0, threads: typing.Any = None, on_error: str = 'raise') -> list:
+def jpeg_encode_batch(images: collections.abc.Sequence, quality: typing.SupportsInt | typing.SupportsIndex = 75, subsampling: str = '420', qtables: typing.Any = None, progressive: bool = False, optimize: bool = False, dct_method: str = 'islow', restart_interval: typing.SupportsInt | typing.SupportsIndex = 0, threads: typing.SupportsInt | typing.SupportsIndex | None = None, on_error: str = 'raise') -> list:
     """
     Encode many arrays on the core's thread pool.
     """
@@ -60,7 +60,7 @@ def jpeg_read_coefficients(data: typing.Any, strict: bool = False) -> dict:
     """
     Quantized DCT coefficients of every component, without transcoding.
     """
-def jpeg_read_coefficients_batch(items: collections.abc.Sequence, strict: bool = False, threads: typing.Any = None, on_error: str = 'raise') -> list:
+def jpeg_read_coefficients_batch(items: collections.abc.Sequence, strict: bool = False, threads: typing.SupportsInt | typing.SupportsIndex | None = None, on_error: str = 'raise') -> list:
     """
     read_coefficients over many JPEGs on the core's thread pool.
     """
