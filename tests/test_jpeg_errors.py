@@ -255,3 +255,23 @@ def test_fuzz_target_runs_clean(corpus, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Done 3000 runs" in proc.stderr
+
+
+def repeat_first_scan(data: bytes, times: int) -> bytes:
+    """A progressive JPEG whose first (DC) scan is repeated: libjpeg only warns about the bogus progression."""
+    start = data.find(b"\xff\xda")
+    end = start + 2
+    while True:  # the next marker that is neither a stuffed 0xFF00 nor a restart marker
+        end = data.find(b"\xff", end + 1)
+        if data[end + 1] != 0x00 and not 0xD0 <= data[end + 1] <= 0xD7:
+            break
+    return data[:start] + data[start:end] * times + data[start:]
+
+
+def test_too_many_progressive_scans_are_refused():
+    progressive = jpeg.encode(synthetic_image(64, 64, seed=4), quality=80, progressive=True)
+    assert jpeg.decode(repeat_first_scan(progressive, 10)).shape == (64, 64, 3)  # a few extra scans: tolerated
+    bomb = repeat_first_scan(progressive, 600)
+    for call in (jpeg.decode, jpeg.read_coefficients):
+        with pytest.raises(codeclens.JpegError, match="progressive JPEG has more than 500 scans"):
+            call(bomb)
