@@ -15,7 +15,8 @@ import numpy as np
 from .table import QUALITY_DIRECTION, group_rows
 
 
-def _figure(width: float = 7.0, height: float = 4.5, rows: int = 1, cols: int = 1, **kw):
+def new_figure(width: float = 7.0, height: float = 4.5, rows: int = 1, cols: int = 1, **kw):
+    """An Agg-backed figure and its (rows, cols) array of axes, made without pyplot."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -25,9 +26,10 @@ def _figure(width: float = 7.0, height: float = 4.5, rows: int = 1, cols: int = 
     return fig, axes
 
 
-def _save(fig, path: str | Path) -> Path:
+def save_figure(fig, path: str | Path, dpi: int = 110) -> Path:
+    """Write ``fig`` as PNG; the figure needs no closing (pyplot never saw it)."""
     path = Path(path)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=dpi)
     return path
 
 
@@ -35,7 +37,7 @@ def selector_histogram(histogram: Mapping[str, np.ndarray], path: str | Path,
                        selectors: tuple[str, ...] = ("HRS", "T1K", "T5K", "TTK")) -> Path:
     """Bars of how often each version is selected (the paper's Figures 7-8), one panel per model."""
     models = sorted(set(histogram["model"].tolist()))
-    fig, axes = _figure(7.5, 3.2 * len(models), rows=len(models))
+    fig, axes = new_figure(7.5, 3.2 * len(models), rows=len(models))
     for ax, model in zip(axes[:, 0], models):
         rows = histogram["model"] == model
         quality_of = dict(zip(histogram["setting"][rows].tolist(), histogram["quality"][rows].tolist()))
@@ -53,7 +55,7 @@ def selector_histogram(histogram: Mapping[str, np.ndarray], path: str | Path,
         ax.set_ylabel("photos")
         ax.set_title(f"Selected version ({model})")
         ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _log_axis(axis) -> None:
@@ -74,7 +76,7 @@ def _short_label(setting: str, quality: float) -> str:
 def rank_diff_vs_ratio(stats: Mapping[str, np.ndarray], path: str | Path) -> Path:
     """Mean rank difference against mean compression ratio per setting, one series per (codec, scale, colour)
     (the trade-off behind Tables 4-6)."""
-    fig, axes = _figure()
+    fig, axes = new_figure()
     ax = axes[0, 0]
     for (codec, scale, color), idx in group_rows(stats, ["codec", "scale", "color"]):
         idx = idx[np.argsort(stats["ratio_mean"][idx])]
@@ -86,14 +88,14 @@ def rank_diff_vs_ratio(stats: Mapping[str, np.ndarray], path: str | Path) -> Pat
     ax.set_xlabel("mean compression ratio")
     ax.set_ylabel("mean rank difference (orig - version)")
     ax.legend(fontsize=7, ncol=2)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def ssim_vs_rank(table: Mapping[str, np.ndarray], rank_diff: np.ndarray, thresholds: Mapping[str, np.ndarray],
                  path: str | Path, photos: list[str], model: str, color: str | None = "rgb") -> Path:
     """SSIM against rank difference for a few photos, markers per codec, with each photo's threshold (the
     report's Figure 6). Only versions of ``color`` (None: all), as the thresholds."""
-    fig, axes = _figure()
+    fig, axes = new_figure()
     ax = axes[0, 0]
     markers = dict(zip(sorted(set(table["codec"].tolist())), "osd^v<>ph*"))
     colors = [f"C{i}" for i in range(10)]
@@ -112,13 +114,13 @@ def ssim_vs_rank(table: Mapping[str, np.ndarray], rank_diff: np.ndarray, thresho
     ax.set_ylabel("SSIM")
     ax.set_title(f"SSIM threshold per photo ({model}; dashed: threshold; colour: photo)")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def overfitting(table: Mapping[str, np.ndarray], rank_diff: np.ndarray, path: str | Path, photo: str, model: str,
                 ratio: str = "cr_source") -> Path:
     """Rank difference against compression ratio per codec for one photo (the report's Figure 7)."""
-    fig, axes = _figure()
+    fig, axes = new_figure()
     ax = axes[0, 0]
     rows = (table["photo"] == photo) & (table["model"] == model) & (table["codec"] != "original") \
         & (table["status"] == "ok")
@@ -133,7 +135,7 @@ def overfitting(table: Mapping[str, np.ndarray], rank_diff: np.ndarray, path: st
     ax.set_ylabel(f"compression ratio ({ratio})")
     ax.set_title(f"Photo {photo[:12]} ({model})")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def rate_accuracy(curves: list[tuple[str, np.ndarray, np.ndarray]], path: str | Path, title: str,
@@ -142,7 +144,7 @@ def rate_accuracy(curves: list[tuple[str, np.ndarray, np.ndarray]], path: str | 
     (lines)."""
     from .bdrate import Pchip, monotone_points
 
-    fig, axes = _figure()
+    fig, axes = new_figure()
     ax = axes[0, 0]
     for i, (label, rate, acc) in enumerate(curves):
         order = np.argsort(rate)
@@ -159,13 +161,13 @@ def rate_accuracy(curves: list[tuple[str, np.ndarray, np.ndarray]], path: str | 
     ax.set_ylabel(f"{metric} accuracy")
     ax.set_title(title)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def knee(residuals: Mapping[str, np.ndarray], knees: Mapping[str, np.ndarray], path: str | Path, model: str) -> Path:
     """Accuracy against quality per codec with the log fit and the two-segment fit (top) and the log fit's
     residuals (bottom), the knee marked."""
-    fig, axes = _figure(7.5, 6.5, rows=2, sharex=False)
+    fig, axes = new_figure(7.5, 6.5, rows=2, sharex=False)
     top, bottom = axes[0, 0], axes[1, 0]
     sel = residuals["model"] == model
     for i, ((codec, scale, color), idx) in enumerate(group_rows({k: v[sel] for k, v in residuals.items()},
@@ -194,4 +196,4 @@ def knee(residuals: Mapping[str, np.ndarray], knees: Mapping[str, np.ndarray], p
     bottom.set_xlabel("quality parameter")
     bottom.set_ylabel("residual of a + c·log(q)")
     top.legend(fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..analysis.plots import new_figure, save_figure
 from .store import RESULT_COLUMNS, Store
 
 SETTING_COLUMNS = ["model", "codec", "setting", "scale", "color", "quality", "n", "failed", "top1", "top5",
@@ -122,13 +123,17 @@ def _series(stats: list[dict[str, Any]]) -> dict[tuple[str, str, float, str], li
     return out
 
 
-def plot_accuracy_vs_bpp(stats: list[dict[str, Any]], path: Path) -> bool:
-    import matplotlib.pyplot as plt
+def _axes(width: float, height: float):
+    """One Agg figure with one axes, made without pyplot (the caller's backend and figures are left alone)."""
+    fig, axes = new_figure(width, height)
+    return fig, axes[0, 0]
 
+
+def plot_accuracy_vs_bpp(stats: list[dict[str, Any]], path: Path) -> bool:
     series = _series(stats)
     if not series:
         return False
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = _axes(8, 5)
     for (model, codec, scale, color), rows in sorted(series.items()):
         rows = sorted(rows, key=lambda r: r["bpp_mean"])
         label = f"{codec} scale {scale:g} {color}" + (f" [{model}]" if len({k[0] for k in series}) > 1 else "")
@@ -145,19 +150,15 @@ def plot_accuracy_vs_bpp(stats: list[dict[str, Any]], path: Path) -> bool:
     ax.set_title("Accuracy vs bits per pixel")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
     return True
 
 
 def plot_ssim_vs_cr(table: dict[str, np.ndarray], path: Path) -> bool:
-    import matplotlib.pyplot as plt
-
     ok = (table["status"] == "ok") & (table["codec"] != "original") & np.isfinite(table["ssim"])
     if not ok.any():
         return False
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = _axes(8, 5)
     for codec in [c for c in _CODEC_ORDER if c in set(table["codec"][ok])]:
         sel = ok & (table["codec"] == codec)
         ax.scatter(table["cr_raw"][sel], table["ssim"][sel], s=6, alpha=0.5, label=codec)
@@ -167,21 +168,17 @@ def plot_ssim_vs_cr(table: dict[str, np.ndarray], path: Path) -> bool:
     ax.set_title("SSIM vs compression ratio (every version of every photo)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, markerscale=3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
     return True
 
 
 def plot_one_qf(stats: list[dict[str, Any]], path: Path) -> bool:
     """Top-1 / top-5 vs JPEG QF at scale 1, RGB, default options (Yang et al. 2021, Figure 3)."""
-    import matplotlib.pyplot as plt
-
     rows = [r for r in stats if r["codec"] == "jpeg" and r["scale"] == 1.0 and r["color"] == "rgb"
             and r["setting"].startswith("jpeg:q=") and r["setting"].count("=") == 3 and r["n"] > 0]
     if not rows:
         return False
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = _axes(7, 4.5)
     for model in sorted({r["model"] for r in rows}):
         mr = sorted((r for r in rows if r["model"] == model), key=lambda r: -r["quality"])
         q = [r["quality"] for r in mr]
@@ -196,9 +193,7 @@ def plot_one_qf(stats: list[dict[str, Any]], path: Path) -> bool:
     ax.set_title('"One QF vs all images" (dotted: original top-1)')
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
     return True
 
 
@@ -238,9 +233,6 @@ def write_report(store: Store, out_dir: str | Path, study: str | None = None,
                  model: str | None = None) -> dict[str, Path]:
     """Write ``report.md``, ``settings.csv``, ``results.csv`` and PNG plots for ``study`` (default: the most
     recent study in the store) into ``out_dir``; returns the paths written by kind."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     studies = store.studies()
