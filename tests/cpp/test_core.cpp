@@ -1,0 +1,190 @@
+// The C++ core tested without Python (built by tests/test_cpp_core.py with AddressSanitizer and UBSan):
+// JPEG round trips, coefficient facts, the DCT and SSIM kernels, and a corrupt-input corpus that must only
+// ever raise CodecError / InvalidArgument.
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/errors.hpp"
+#include "dct/dct.hpp"
+#include "jpeg/coefficients.hpp"
+#include "jpeg/decode.hpp"
+#include "jpeg/encode.hpp"
+#include "jpeg/probe.hpp"
+#include "metrics/ssim.hpp"
+
+namespace {
+
+int failures = 0;
+
+#define CHECK(cond)                                                          \
+  do {                                                                       \
+    if (!(cond)) {                                                           \
+      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+      ++failures;                                                            \
+    }                                                                        \
+  } while (0)
+
+using namespace codeclens;
+
+std::vector<std::uint8_t> photo_like(int h, int w, int c, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<double> noise(0.0, 6.0);
+  std::vector<std::uint8_t> img(static_cast<std::size_t>(h) * w * c);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      for (int k = 0; k < c; ++k) {
+        const double v = 128 + 90 * std::sin(x / (7.0 + 3 * k) + y / 11.0) + 40.0 * (((x / 16) + (y / 16) + k) % 2) + noise(rng);
+        img[(static_cast<std::size_t>(y) * w + x) * c + k] = static_cast<std::uint8_t>(std::fmin(255.0, std::fmax(0.0, v)));
+      }
+  return img;
+}
+
+EncodedBuffer encode(const std::vector<std::uint8_t>& img, int h, int w, int c, jpeg::EncodeOptions o) {
+  return jpeg::encode(ImageView{img.data(), h, w, c, static_cast<std::ptrdiff_t>(w) * c}, o);
+}
+
+std::vector<std::uint8_t> decode(ByteView data, jpeg::DecodeOptions o, int* h, int* w, int* c) {
+  jpeg::Decoder dec(data, o);
+  *h = dec.height();
+  *w = dec.width();
+  *c = dec.channels();
+  std::vector<std::uint8_t> out(static_cast<std::size_t>(*h) * *w * *c);
+  dec.decode_into(MutableImageView{out.data(), *h, *w, *c, static_cast<std::ptrdiff_t>(*w) * *c});
+  return out;
+}
+
+void test_jpeg_round_trips() {
+  const char* names[] = {"444", "422", "420", "440", "411", "gray"};
+  const int sizes[][2] = {{1, 1}, {7, 9}, {3, 400}, {61, 83}};
+  for (auto& s : sizes) {
+    const auto img = photo_like(s[0], s[1], 3, 7);
+    for (const char* name : names) {
+      for (bool progressive : {false, true}) {
+        jpeg::EncodeOptions o;
+        o.quality = 90;
+        o.subsampling = jpeg::subsampling_from_name(name);
+        o.progressive = progressive;
+        o.restart_interval = progressive ? 0 : 1;
+        const EncodedBuffer enc = encode(img, s[0], s[1], 3, o);
+        const ByteView view{enc.data.get(), enc.size};
+        int h = 0, w = 0, c = 0;
+        const auto px = decode(view, jpeg::DecodeOptions{}, &h, &w, &c);
+        CHECK(h == s[0] && w == s[1] && c == 3);
+        double err = 0;
+        for (std::size_t i = 0; i < px.size(); ++i) err += std::abs(int(px[i]) - int(img[i]));
+        if (std::string(name) != "gray" && err / px.size() >= 12.0) {
+          std::fprintf(stderr, "%dx%d %s progressive=%d: mean abs error %.2f\n", s[0], s[1], name, progressive, err / px.size());
+        }
+        CHECK(std::string(name) == "gray" || err / px.size() < 12.0);
+        const jpeg::JpegInfo info = jpeg::probe(view);
+        CHECK(info.progressive == progressive && info.width == s[1] && info.height == s[0]);
+        const jpeg::Coefficients k = jpeg::read_coefficients(view, true);
+        std::vector<jpeg::ComponentView> views;
+        for (const auto& comp : k.components) {
+          views.push_back({comp.component_id, comp.h_samp, comp.v_samp, comp.qtable, comp.blocks_h, comp.blocks_w, comp.blocks.get()});
+        }
+        jpeg::WriteOptions wo;
+        wo.progressive = progressive;
+        const EncodedBuffer again = jpeg::write_coefficients(k.width, k.height, k.color_space, views, wo);
+        const jpeg::Coefficients k2 = jpeg::read_coefficients(ByteView{again.data.get(), again.size}, true);
+        CHECK(k2.components.size() == k.components.size());
+        for (std::size_t i = 0; i < k.components.size() && i < k2.components.size(); ++i) {
+          const auto& a = k.components[i];
+          const auto& b = k2.components[i];
+          const std::size_t n = static_cast<std::size_t>(a.blocks_h) * a.blocks_w * 64;
+          CHECK(a.qtable == b.qtable && a.blocks_h == b.blocks_h && a.blocks_w == b.blocks_w);
+          bool same = true;
+          for (std::size_t j = 0; j < n; ++j) same = same && a.blocks.get()[j] == b.blocks.get()[j];
+          CHECK(same);
+        }
+      }
+    }
+  }
+}
+
+void test_flat_block_dc() {
+  std::vector<std::uint8_t> flat(64, 200);
+  jpeg::EncodeOptions o;
+  o.quality = 100;
+  const EncodedBuffer enc = encode(flat, 8, 8, 1, o);
+  const jpeg::Coefficients k = jpeg::read_coefficients(ByteView{enc.data.get(), enc.size}, true);
+  CHECK(k.components.size() == 1);
+  CHECK(k.components[0].blocks.get()[0] == 576);
+  // The core's forward DCT gives the same unquantized DC.
+  std::vector<float> coeffs(64);
+  dct::forward(dct::PlaneView<std::uint8_t>{flat.data(), 8, 8, 8}, 128.0f, coeffs.data(), 1);
+  CHECK(std::fabs(coeffs[0] - 576.0f) < 1e-3f);
+  for (int i = 1; i < 64; ++i) CHECK(std::fabs(coeffs[i]) < 1e-3f);
+}
+
+void test_ssim_invariants() {
+  const int h = 64, w = 80;
+  const auto a = photo_like(h, w, 3, 1);
+  auto b = photo_like(h, w, 3, 2);
+  metrics::PlaneView va{a.data(), metrics::SampleType::U8, h, w, 3, w * 3, 3, 1};
+  metrics::PlaneView vb{b.data(), metrics::SampleType::U8, h, w, 3, w * 3, 3, 1};
+  const metrics::SsimOptions o;
+  const auto same = metrics::quality(va, va, o);
+  CHECK(same.ssim == 1.0 && same.mse == 0.0 && std::isinf(same.psnr));
+  const auto ab = metrics::quality(va, vb, o);
+  const auto ba = metrics::quality(vb, va, o);
+  CHECK(ab.ssim == ba.ssim && ab.ssim < 1.0 && ab.ssim > 0.0);
+  const auto ab2 = metrics::quality(va, vb, o, nullptr, 2);
+  CHECK(ab2.ssim == ab.ssim);
+}
+
+// Every mutation of valid files must give pixels/coefficients or a CodecError / InvalidArgument.
+void test_corrupt_corpus() {
+  const auto img = photo_like(40, 56, 3, 3);
+  std::vector<EncodedBuffer> seeds;
+  for (bool progressive : {false, true}) {
+    jpeg::EncodeOptions o;
+    o.progressive = progressive;
+    o.restart_interval = progressive ? 0 : 2;
+    seeds.push_back(encode(img, 40, 56, 3, o));
+  }
+  std::mt19937 rng(2024);
+  int ok = 0, refused = 0;
+  for (int trial = 0; trial < 3000; ++trial) {
+    const EncodedBuffer& seed = seeds[trial % seeds.size()];
+    std::vector<std::uint8_t> data(seed.data.get(), seed.data.get() + seed.size);
+    if (trial % 3 == 0) data.resize(rng() % data.size());
+    for (int f = 0, n = 1 + rng() % 5; f < n && !data.empty(); ++f) data[rng() % data.size()] = rng() & 0xFF;
+    const ByteView view{data.data(), data.size()};
+    try {
+      int h, w, c;
+      jpeg::DecodeOptions o;
+      o.strict = trial % 2 == 0;
+      o.scale = 1 << (trial % 4);
+      decode(view, o, &h, &w, &c);
+      jpeg::read_coefficients(view, o.strict);
+      jpeg::probe(view);
+      ++ok;
+    } catch (const CodecError&) {
+      ++refused;
+    } catch (const InvalidArgument&) {
+      ++refused;
+    }
+  }
+  CHECK(ok > 0 && refused > 0);
+}
+
+}  // namespace
+
+int main() {
+  test_jpeg_round_trips();
+  test_flat_block_dc();
+  test_ssim_invariants();
+  test_corrupt_corpus();
+  if (failures) {
+    std::fprintf(stderr, "%d check(s) failed\n", failures);
+    return 1;
+  }
+  std::printf("all C++ core checks passed\n");
+  return 0;
+}
