@@ -9,7 +9,6 @@ import resource
 
 import numpy as np
 import pytest
-from conftest import synthetic_image
 from PIL import Image
 from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
 

@@ -87,7 +87,7 @@ def test_two_processes_on_one_store(samples, tmp_path):
     procs = [subprocess.Popen(study_command(store, photo_csv, "--threads", "1", "--batch-size", "2", block=SMALL_BLOCK),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    for p, (_out, err) in zip(procs, outs):
         assert p.returncode == 0, err.decode()[-3000:]
     total = 2 * (1 + 3)
     with Store(store) as s:

@@ -13,7 +13,6 @@ from codeclens.data import SamplePhoto, folder_photos, imagenet_wnids
 from codeclens.models.classifier import IMAGENET_STYLE, Classifier
 from codeclens.models.registry import load_classifier
 from codeclens.study.grid import Grid, expand_block, make_setting, parse_block
-from codeclens.study.quality import psnr
 from codeclens.study.runner import run_study
 from codeclens.study.store import RESULT_COLUMNS, Store
 
