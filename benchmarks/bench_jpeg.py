@@ -84,3 +84,20 @@ def test_batch_threads(benchmark, bench_photos, op, threads):
     }[op]
     benchmark.group = f"{op} 8 x 1920x1080"
     _run(benchmark, fn, 8 * bench_photos["1920x1080"]["megapixels"], 6)
+
+
+@pytest.mark.parametrize("how", ["decode_batch-2-threads", "python-threadpool-2", "python-loop"])
+def test_batch_vs_python(benchmark, bench_photos, how):
+    """The batch call against what a user would write without it: a loop, or a 2-thread executor over decode
+    (which also runs in parallel, since decode releases the GIL)."""
+    import concurrent.futures
+
+    data = [bench_photos["512x512"]["jpeg"]] * 32
+    benchmark.group = "32 x 512x512 decode: batch vs Python"
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        fn = {
+            "decode_batch-2-threads": lambda: jpeg.decode_batch(data, threads=2),
+            "python-threadpool-2": lambda: list(pool.map(jpeg.decode, data)),
+            "python-loop": lambda: [jpeg.decode(d) for d in data],
+        }[how]
+        _run(benchmark, fn, 32 * bench_photos["512x512"]["megapixels"], 10)

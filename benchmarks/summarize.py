@@ -16,7 +16,7 @@ from collections import defaultdict
 def variant_name(bench: dict) -> str:
     """The parameter that distinguishes members of a group (library, threads or operation)."""
     params = bench.get("params") or {}
-    for key in ("lib", "threads", "op", "impl"):
+    for key in ("lib", "threads", "op", "impl", "how"):
         if key in params and not (key == "op" and "threads" in params):
             return f"{key}={params[key]}"
     return re.sub(r"^test_", "", bench["name"])
