@@ -67,13 +67,7 @@ def photos(skimage_photos) -> dict[str, np.ndarray]:
     return skimage_photos
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The torch path on small test images is fastest (and steadiest on a shared machine) on one thread."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # the torch path is steadiest on one thread
 
 
 # ------------------------------------------------------------------------------ exactness: real photos
