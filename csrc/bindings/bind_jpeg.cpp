@@ -260,6 +260,20 @@ py::array table_array(const std::array<std::uint16_t, 64>& t) {
   return std::move(a);
 }
 
+// The frame facts shared by probe() and read_coefficients().
+py::dict header_dict(const FrameHeader& h) {
+  py::dict d;
+  d["width"] = h.width;
+  d["height"] = h.height;
+  d["color_space"] = color_space_name(h.color_space);
+  d["progressive"] = h.progressive;
+  d["arithmetic"] = h.arithmetic;
+  d["restart_interval"] = h.restart_interval;
+  d["adobe"] = h.adobe;
+  d["adobe_transform"] = h.adobe_transform;
+  return d;
+}
+
 py::dict coefficients_dict(Coefficients&& c) {
   py::list comps;
   for (auto& comp : c.components) {
@@ -272,15 +286,7 @@ py::dict coefficients_dict(Coefficients&& c) {
     d["coefficients"] = adopt_malloc(comp.blocks.release(), {comp.blocks_h, comp.blocks_w, 8, 8});
     comps.append(d);
   }
-  py::dict d;
-  d["width"] = c.width;
-  d["height"] = c.height;
-  d["color_space"] = color_space_name(c.color_space);
-  d["progressive"] = c.progressive;
-  d["arithmetic"] = c.arithmetic;
-  d["restart_interval"] = c.restart_interval;
-  d["adobe"] = c.saw_adobe;
-  d["adobe_transform"] = c.adobe_transform;
+  py::dict d = header_dict(c.header);
   d["components"] = comps;
   return d;
 }
@@ -359,19 +365,11 @@ py::dict probe(const py::handle& data) {
     py::gil_scoped_release nogil;
     info = jpeg::probe(buf.view());
   }
-  py::dict d;
-  d["width"] = info.width;
-  d["height"] = info.height;
+  py::dict d = header_dict(info.header);
   d["components"] = info.components;
   d["precision"] = info.precision;
-  d["color_space"] = color_space_name(info.color_space);
   d["subsampling"] = info.subsampling;
-  d["progressive"] = info.progressive;
-  d["arithmetic"] = info.arithmetic;
-  d["restart_interval"] = info.restart_interval;
   d["jfif"] = info.jfif;
-  d["adobe"] = info.adobe;
-  d["adobe_transform"] = info.adobe_transform;
   d["density"] = py::make_tuple(info.density_unit, info.x_density, info.y_density);
   d["component_ids"] = info.component_ids;
   py::list sampling;

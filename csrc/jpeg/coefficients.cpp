@@ -125,14 +125,7 @@ Coefficients read_coefficients(ByteView data, bool strict) {
   }
 
   Coefficients out;
-  out.width = static_cast<int>(cinfo.image_width);
-  out.height = static_cast<int>(cinfo.image_height);
-  out.color_space = cinfo.jpeg_color_space;
-  out.progressive = cinfo.progressive_mode != 0;
-  out.arithmetic = cinfo.arith_code != 0;
-  out.restart_interval = static_cast<int>(cinfo.restart_interval);
-  out.saw_adobe = cinfo.saw_Adobe_marker != 0;
-  out.adobe_transform = cinfo.Adobe_transform;
+  out.header = frame_header(cinfo);
   out.components.resize(static_cast<std::size_t>(cinfo.num_components));
   for (int ci = 0; ci < cinfo.num_components; ++ci) {
     const jpeg_component_info& comp = cinfo.comp_info[ci];

@@ -22,13 +22,7 @@ struct ComponentCoefficients {
 };
 
 struct Coefficients {
-  int width = 0, height = 0;
-  J_COLOR_SPACE color_space = JCS_UNKNOWN;  // of the stored components
-  bool progressive = false;
-  bool arithmetic = false;
-  int restart_interval = 0;
-  bool saw_adobe = false;
-  int adobe_transform = 0;
+  FrameHeader header;
   std::vector<ComponentCoefficients> components;
 };
 

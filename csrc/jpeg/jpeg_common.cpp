@@ -105,6 +105,19 @@ void install_growing_dest(j_compress_ptr cinfo, GrowingDest& dest, std::size_t i
   cinfo->dest = &dest.mgr;
 }
 
+FrameHeader frame_header(const jpeg_decompress_struct& c) {
+  FrameHeader h;
+  h.width = static_cast<int>(c.image_width);
+  h.height = static_cast<int>(c.image_height);
+  h.color_space = c.jpeg_color_space;
+  h.progressive = c.progressive_mode != 0;
+  h.arithmetic = c.arith_code != 0;
+  h.restart_interval = static_cast<int>(c.restart_interval);
+  h.adobe = c.saw_Adobe_marker != 0;
+  h.adobe_transform = c.Adobe_transform;
+  return h;
+}
+
 const char* color_space_name(J_COLOR_SPACE cs) {
   switch (cs) {
     case JCS_GRAYSCALE: return "gray";

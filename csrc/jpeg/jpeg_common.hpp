@@ -64,6 +64,17 @@ struct GrowingDest {
 };
 void install_growing_dest(j_compress_ptr cinfo, GrowingDest& dest, std::size_t initial_capacity);
 
+// Frame facts that both the header probe and the coefficient reader report.
+struct FrameHeader {
+  int width = 0, height = 0;
+  J_COLOR_SPACE color_space = JCS_UNKNOWN;  // of the stored components
+  bool progressive = false, arithmetic = false;
+  int restart_interval = 0;  // MCUs, as declared before the first scan
+  bool adobe = false;        // an Adobe APP14 marker was seen
+  int adobe_transform = 0;
+};
+FrameHeader frame_header(const jpeg_decompress_struct& cinfo);
+
 const char* color_space_name(J_COLOR_SPACE cs);
 J_COLOR_SPACE color_space_from_name(const std::string& name);  // throws InvalidArgument
 J_DCT_METHOD dct_method_from_name(const std::string& name);     // throws InvalidArgument

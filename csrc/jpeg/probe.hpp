@@ -12,13 +12,10 @@
 namespace codeclens::jpeg {
 
 struct JpegInfo {
-  int width = 0, height = 0, components = 0, precision = 8;
-  J_COLOR_SPACE color_space = JCS_UNKNOWN;
+  FrameHeader header;
+  int components = 0, precision = 8;
   std::string subsampling;  // "444", "422", "420", "440", "411", "441", "gray" or per-component "h2v1,..."
-  bool progressive = false, arithmetic = false;
-  int restart_interval = 0;
-  bool jfif = false, adobe = false;
-  int adobe_transform = 0;
+  bool jfif = false;
   int density_unit = 0, x_density = 0, y_density = 0;
   std::vector<int> component_ids, h_samp, v_samp, quant_tbl_no;
   std::vector<int> table_slots;                       // DQT slots defined before the first scan

@@ -82,7 +82,7 @@ void test_jpeg_round_trips() {
         }
         CHECK(std::string(name) == "gray" || err / px.size() < 12.0);
         const jpeg::JpegInfo info = jpeg::probe(view);
-        CHECK(info.progressive == progressive && info.width == s[1] && info.height == s[0]);
+        CHECK(info.header.progressive == progressive && info.header.width == s[1] && info.header.height == s[0]);
         const jpeg::Coefficients k = jpeg::read_coefficients(view, true);
         std::vector<jpeg::ComponentView> views;
         for (const auto& comp : k.components) {
@@ -90,7 +90,7 @@ void test_jpeg_round_trips() {
         }
         jpeg::WriteOptions wo;
         wo.progressive = progressive;
-        const EncodedBuffer again = jpeg::write_coefficients(k.width, k.height, k.color_space, views, wo);
+        const EncodedBuffer again = jpeg::write_coefficients(k.header.width, k.header.height, k.header.color_space, views, wo);
         const jpeg::Coefficients k2 = jpeg::read_coefficients(ByteView{again.data.get(), again.size}, true);
         CHECK(k2.components.size() == k.components.size());
         for (std::size_t i = 0; i < k.components.size() && i < k2.components.size(); ++i) {
