@@ -6,11 +6,8 @@ import warnings
 
 import numpy as np
 import pytest
-import scipy.interpolate
-import scipy.optimize
 from _analysis_tables import row, to_table
 from codeclens.analysis import bd_rate, bd_rate_bootstrap, bd_rate_codecs, bd_rate_detail, isotonic, monotone_points
-from codeclens.analysis.bdrate import Pchip
 
 with warnings.catch_warnings():  # the package imports pyplot at import time
     warnings.simplefilter("ignore")
@@ -66,28 +63,10 @@ def test_equals_the_bjontegaard_package_on_rate_psnr_curves(method):
         assert bd_rate(ra, pa, rt, pt, interpolation=method) == pytest.approx(ours, nan_ok=True)
 
 
-def test_pchip_equals_scipy():
-    rng = np.random.default_rng(1)
-    for n in (2, 3, 5, 9):
-        x = np.sort(rng.uniform(0, 10, n)) + np.arange(n) * 1e-3
-        y = rng.normal(size=n)
-        y[n // 2:] = y[n // 2]  # a flat run and sign changes
-        ours, ref = Pchip(x, y), scipy.interpolate.PchipInterpolator(x, y)
-        v = np.linspace(x[0], x[-1], 101)
-        np.testing.assert_allclose(ours(v), ref(v), rtol=1e-12, atol=1e-12)
-        a, b = np.sort(rng.uniform(x[0], x[-1], 2))
-        assert ours.integrate(a, b) == pytest.approx(ref.integrate(a, b), rel=1e-10, abs=1e-12)
-    with pytest.raises(ValueError, match="integration bounds"):
-        Pchip([0.0, 1.0], [0.0, 1.0]).integrate(0, 2)
-
-
-def test_isotonic_equals_scipy():
-    rng = np.random.default_rng(2)
+def test_isotonic_is_the_least_squares_non_decreasing_fit():
     assert isotonic([1, 3, 2, 4]).tolist() == [1, 2.5, 2.5, 4]
     assert isotonic([3, 2, 1]).tolist() == [2, 2, 2]
-    for n in (1, 2, 7, 30):
-        y = rng.normal(size=n)
-        np.testing.assert_allclose(isotonic(y), scipy.optimize.isotonic_regression(y).x, atol=1e-12)
+    assert isotonic([0.2, 0.4]).tolist() == [0.2, 0.4]
 
 
 def test_monotone_points():

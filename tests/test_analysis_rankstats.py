@@ -58,19 +58,28 @@ def test_rank_difference():
 def test_setting_stats_tables_4_to_6():
     s = setting_stats(hand_table())
     q50 = "jpeg:q=50,scale=1,color=rgb"
-    assert by_setting(s, q50, "n") == 3
-    assert by_setting(s, q50, "rank_diff_mean") == pytest.approx(4 / 3)
+    assert by_setting(s, q50, "rank_diff_mean") == pytest.approx(4 / 3)  # P1..P3: P4 has no original
     assert by_setting(s, q50, "rank_diff_median") == 0
     assert by_setting(s, q50, "rank_diff_std") == pytest.approx(np.std([0, 6, -2]))
-    assert by_setting(s, q50, "ratio_mean") == pytest.approx((2 + 4 + 4) / 3)
-    assert by_setting(s, q50, "ratio_median") == 4
-    assert by_setting(s, q50, "top1") == pytest.approx(1 / 3)
+    # sizes and accuracy need no original: P4's version counts
+    assert by_setting(s, q50, "cr_source_mean") == pytest.approx((2 + 4 + 4 + 1) / 4)
+    assert by_setting(s, q50, "cr_source_median") == 3
+    assert by_setting(s, q50, "top1") == pytest.approx(2 / 4)
+    # Wilson 95 % interval of 2 hits in 4: (0.1500, 0.8500)
+    assert by_setting(s, q50, "top1_low") == pytest.approx(0.15004, abs=1e-4)
+    assert by_setting(s, q50, "top1_high") == pytest.approx(0.84996, abs=1e-4)
     assert by_setting(s, q50, "top5") == pytest.approx(1.0)
     assert by_setting(s, "jpeg:q=10,scale=1,color=rgb", "rank_diff_mean") == pytest.approx(-23 / 3)
-    assert by_setting(s, "hevc:q=40,scale=0.5,color=rgb", "ratio_mean") == pytest.approx((10 + 20 + 40) / 3)
-    # order: model, codec, decreasing scale, colour, least to most compressed
-    assert s["setting"].tolist() == ["hevc:q=40,scale=1,color=rgb", "hevc:q=40,scale=0.5,color=rgb",
-                                     "jpeg:q=50,scale=1,color=gray", q50, "jpeg:q=10,scale=1,color=rgb"]
+    assert by_setting(s, "hevc:q=40,scale=0.5,color=rgb", "cr_source_mean") == pytest.approx((10 + 20 + 40) / 3)
+    assert by_setting(s, "original", "top1") == pytest.approx(1 / 3) and by_setting(s, "original", "rank_diff_mean") == 0
+    # the failed row counts as failed; P4's version (no original) has a rank but no rank difference
+    assert by_setting(s, "jpeg:q=5,scale=1,color=rgb", "n_failed") == 1
+    assert by_setting(s, q50, "n") == 4 and by_setting(s, q50, "n_ranked") == 4
+    # order: model, the original, then codec order (jpeg before hevc), decreasing scale, colour, least to most
+    # compressed
+    assert s["setting"].tolist() == ["original", "jpeg:q=50,scale=1,color=gray", q50, "jpeg:q=10,scale=1,color=rgb",
+                                     "jpeg:q=5,scale=1,color=rgb", "hevc:q=40,scale=1,color=rgb",
+                                     "hevc:q=40,scale=0.5,color=rgb"]
 
 
 def test_largest_ratio_within_a_mean_rank_loss():
@@ -210,6 +219,6 @@ def test_missing_columns_are_named():
     t.pop("ssim")
     with pytest.raises(ValueError, match="the SSIM thresholds needs the column.*'ssim'"):
         ssim_thresholds(t)
-    t.pop("cr_source")
-    with pytest.raises(ValueError, match="setting statistics needs the column.*'cr_source'"):
+    t.pop("rank")
+    with pytest.raises(ValueError, match="setting statistics needs the column.*'rank'"):
         setting_stats(t)

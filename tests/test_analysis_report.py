@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import numpy as np
@@ -69,17 +68,25 @@ def test_table_validation(tmp_path):
         as_table({"top5": np.zeros((2, 4))})
     with pytest.raises(ValueError, match="integers in column 'rank', got non-integral"):
         as_table({"rank": [1.5]})
-    assert as_table({"rank": [1.0, np.nan]})["rank"].tolist() == [1, -1]
+    ok = ["ok", "ok"]
+    assert as_table({"rank": [1.0, np.nan], "status": ok})["rank"].tolist() == [1, -1]
+    assert as_table({"rank": [1, None], "status": ok})["rank"].tolist() == [1, -1]
     with pytest.raises(ValueError, match="numbers in column 'ssim'"):
         as_table({"ssim": ["high"]})
-    with pytest.raises(ValueError, match="it needs the column.s. 'bpp'; the table has 'error', 'rank', 'status'"):
-        as_table({"rank": [1]}, require=("bpp",), what="it")
+    # without a status column a failed row would pass for a good one: the column is required
+    with pytest.raises(ValueError, match="it needs the column.s. 'status'; the table has 'rank'"):
+        as_table({"rank": [1]}, what="it")
+    with pytest.raises(ValueError, match="it needs the column.s. 'bpp'; the table has 'rank', 'status'"):
+        as_table({"rank": [1], "status": ["ok"]}, require=("bpp",), what="it")
     bad = tmp_path / "bad.csv"
-    bad.write_text("photo,rank\na,1,2\n")
-    with pytest.raises(ValueError, match="expected 2 cells on line 2"):
+    bad.write_text("photo,rank,status\na,1,ok,2\n")
+    with pytest.raises(ValueError, match="expected 3 cells on line 2"):
         load_table(bad)
-    with pytest.raises(ValueError, match=r"ending in .csv or .npz, got '.*t.json'"):
-        save_table({"rank": [1]}, tmp_path / "t.json")
+    bad.write_text("photo,rank,status\na,1\n")
+    with pytest.raises(ValueError, match="expected 3 cells on line 2 .*, got 2"):
+        load_table(bad)
+    with pytest.raises(ValueError, match=r"ending in .csv, .npz, .parquet, got '.*t.json'"):
+        save_table({"rank": [1], "status": ["ok"]}, tmp_path / "t.json")
     with pytest.raises(FileNotFoundError, match="no such table file"):
         load_table(tmp_path / "missing.csv")
 
@@ -101,14 +108,18 @@ def test_select_command(tmp_path, capsys, study):
 def test_select_command_errors(tmp_path, capsys, study):
     table = save_table(study, tmp_path / "results.npz")
     assert main(["select", "--table", str(table), "--model", "nope"]) == 2
-    assert "no rows for model 'nope'" in capsys.readouterr().err
+    assert capsys.readouterr().err.startswith("codeclens select: error: no rows of model 'nope' in ")
     assert main(["select", str(tmp_path / "missing.sqlite")]) == 2
-    assert "no such store" in capsys.readouterr().err
+    assert "codeclens select: error: no store at" in capsys.readouterr().err
     store = tmp_path / "store.sqlite"
     store.write_bytes(b"")
-    if importlib.util.find_spec("codeclens.study") is None:
-        assert main(["select", str(store)]) == 2
-        assert "reading a store needs codeclens.study" in capsys.readouterr().err
+    assert main(["select", str(store)]) == 2
+    assert "is an empty database, not a codeclens store" in capsys.readouterr().err
+    store.write_bytes(b"not a database")
+    assert main(["select", str(store)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not a codeclens store (not an SQLite database)" in err
+    assert store.read_bytes() == b"not a database"  # never modified
     with pytest.raises(SystemExit):
         main(["select"])
     assert "one of the arguments store --table is required" in capsys.readouterr().err
@@ -131,7 +142,7 @@ def test_failed_rows_are_left_out(tmp_path):
             row("b", "jpeg:q=10", "jpeg", 10, 4, 100)]
     md = write_analysis_report(to_table(rows), tmp_path, n_boot=5, plots=False)[0].read_text()
     assert "1 failed rows left out" in md
-    assert "| m | HRS | 2 | 1 | 1 |" in md
+    assert "| m | HRS | 2 | 2 | 1 |" in md  # photos, labelled, top-1
 
 
 def test_isin_matches_numpy():

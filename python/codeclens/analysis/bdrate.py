@@ -6,15 +6,16 @@ Computation, for curves of (rate, metric) points (rate in bpp, metric = top-1 ac
 
 1. **Monotone fit.** Rate-accuracy curves plateau and are not strictly monotone (a photo more or less flips the
    mean), and BD-rate needs rate as a function of the metric. The metric is first made non-decreasing in rate:
-   ``monotone="isotonic"`` (default) is the least-squares non-decreasing fit (pool-adjacent-violators), so a
+   ``monotone="isotonic"`` (default) is the least-squares non-decreasing fit (``scipy.optimize.isotonic_regression``,
+   pool-adjacent-violators), so a
    dip or a bump from a few photos is averaged with its neighbours instead of kept; ``"running_max"`` keeps the
    best metric reached at or below each rate (an upper envelope that keeps upward noise, optimistic);
    ``None`` requires the input to be strictly increasing already (as for ordinary rate-PSNR curves).
 2. **Plateaus.** Points with equal fitted metric are collapsed to the lowest rate that reaches it (the rate
    *needed* for that accuracy; rate spent on a plateau buys nothing), leaving a strictly increasing metric.
-3. **Interpolation.** log(rate) as a function of the metric, by PCHIP (monotone piecewise cubic Hermite,
-   Fritsch-Carlson derivatives as in SciPy: it never overshoots, so the inverse stays monotone) or by the
-   original cubic polynomial fit (``interpolation="cubic"``, >= 4 points).
+3. **Interpolation.** log(rate) as a function of the metric, by PCHIP (``scipy.interpolate.PchipInterpolator``:
+   monotone piecewise cubic Hermite, it never overshoots, so the inverse stays monotone) or by the original
+   cubic polynomial fit (``interpolation="cubic"``, >= 4 points).
 4. **Average.** ``BD = exp(mean over [lo, hi] of (log r_test - log r_anchor)) - 1``, in percent, where
    ``[lo, hi]`` is the overlap of the two metric ranges. Negative: the test needs less rate. NaN when the
    ranges do not overlap.
@@ -30,10 +31,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from .table import as_table, group_rows, rows_to_columns
+from .table import as_table, group_rows, has_rank, rows_to_columns
 
 MONOTONE = ("isotonic", "running_max", None)
 MIN_OVERLAP = 0.5  # below this shared fraction of the accuracy ranges a BD-rate is flagged as unreliable
@@ -43,23 +45,10 @@ INTERPOLATION = ("pchip", "cubic")
 # --- monotone fits -----------------------------------------------------------------------------------------
 
 def isotonic(y: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    """Least-squares non-decreasing fit of ``y`` (in the given order), pool-adjacent-violators."""
-    y = np.asarray(y, dtype=np.float64)
-    w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=np.float64)
-    means: list[float] = []
-    wsum: list[float] = []
-    count: list[int] = []
-    for yi, wi in zip(y, w):
-        means.append(float(yi))
-        wsum.append(float(wi))
-        count.append(1)
-        while len(means) > 1 and means[-2] > means[-1]:
-            m2, w2, c2 = means.pop(), wsum.pop(), count.pop()
-            w1 = wsum[-1]
-            means[-1] = (means[-1] * w1 + m2 * w2) / (w1 + w2)
-            wsum[-1] = w1 + w2
-            count[-1] += c2
-    return np.repeat(means, count)
+    """Least-squares non-decreasing fit of ``y`` in the given order (``scipy.optimize.isotonic_regression``)."""
+    from scipy.optimize import isotonic_regression
+
+    return isotonic_regression(np.asarray(y, dtype=np.float64), weights=weights, increasing=True).x
 
 
 def monotone_points(rate: np.ndarray, metric: np.ndarray,
@@ -97,72 +86,6 @@ def monotone_points(rate: np.ndarray, metric: np.ndarray,
 
 # --- interpolation -----------------------------------------------------------------------------------------
 
-class Pchip:
-    """Monotone piecewise cubic Hermite interpolant (SciPy's ``PchipInterpolator`` derivatives) with exact
-    integrals. ``x`` strictly increasing, at least 2 points."""
-
-    def __init__(self, x: np.ndarray, y: np.ndarray):
-        self.x = np.asarray(x, dtype=np.float64)
-        self.y = np.asarray(y, dtype=np.float64)
-        if self.x.ndim != 1 or len(self.x) < 2 or self.x.shape != self.y.shape or np.any(np.diff(self.x) <= 0):
-            raise ValueError("expected strictly increasing x and equal-length y with at least 2 points")
-        self.d = self._derivatives(self.x, self.y)
-        h = np.diff(self.x)
-        full = h * (self.y[:-1] + self.y[1:]) / 2 + h * h * (self.d[:-1] - self.d[1:]) / 12
-        self._cum = np.concatenate([[0.0], np.cumsum(full)])
-
-    @staticmethod
-    def _derivatives(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        h = np.diff(x)
-        m = np.diff(y) / h
-        if len(x) == 2:
-            return np.array([m[0], m[0]])
-        d = np.zeros_like(y)
-        w1 = 2 * h[1:] + h[:-1]
-        w2 = h[1:] + 2 * h[:-1]
-        flat = (np.sign(m[1:]) != np.sign(m[:-1])) | (m[1:] == 0) | (m[:-1] == 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            whmean = (w1 / m[:-1] + w2 / m[1:]) / (w1 + w2)
-            d[1:-1] = np.where(flat, 0.0, 1.0 / whmean)
-        d[0] = Pchip._edge(h[0], h[1], m[0], m[1])
-        d[-1] = Pchip._edge(h[-1], h[-2], m[-1], m[-2])
-        return d
-
-    @staticmethod
-    def _edge(h0: float, h1: float, m0: float, m1: float) -> float:
-        d = ((2 * h0 + h1) * m0 - h0 * m1) / (h0 + h1)
-        if np.sign(d) != np.sign(m0):
-            return 0.0
-        if np.sign(m0) != np.sign(m1) and abs(d) > 3 * abs(m0):
-            return 3 * m0
-        return d
-
-    def _locate(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        i = np.clip(np.searchsorted(self.x, v, side="right") - 1, 0, len(self.x) - 2)
-        h = self.x[i + 1] - self.x[i]
-        return i, h, (v - self.x[i]) / h
-
-    def __call__(self, v: np.ndarray) -> np.ndarray:
-        i, h, t = self._locate(np.asarray(v, dtype=np.float64))
-        y0, y1, d0, d1 = self.y[i], self.y[i + 1], self.d[i], self.d[i + 1]
-        return ((2 * t**3 - 3 * t**2 + 1) * y0 + (t**3 - 2 * t**2 + t) * h * d0
-                + (-2 * t**3 + 3 * t**2) * y1 + (t**3 - t**2) * h * d1)
-
-    def antiderivative(self, v: float) -> float:
-        """Integral from ``x[0]`` to ``v`` (``v`` within the data range)."""
-        i, h, t = self._locate(np.asarray(v, dtype=np.float64))
-        y0, y1, d0, d1 = self.y[i], self.y[i + 1], self.d[i], self.d[i + 1]
-        part = h * (y0 * (t - t**3 + t**4 / 2) + h * d0 * (t**2 / 2 - 2 * t**3 / 3 + t**4 / 4)
-                    + y1 * (t**3 - t**4 / 2) + h * d1 * (-(t**3) / 3 + t**4 / 4))
-        return float(self._cum[i] + part)
-
-    def integrate(self, a: float, b: float) -> float:
-        lo, hi = self.x[0] - 1e-12 * (1 + abs(self.x[0])), self.x[-1] + 1e-12 * (1 + abs(self.x[-1]))
-        if not (lo <= a <= hi and lo <= b <= hi):
-            raise ValueError(f"expected integration bounds within [{self.x[0]}, {self.x[-1]}], got [{a}, {b}]")
-        return self.antiderivative(b) - self.antiderivative(a)
-
-
 class _Cubic:
     """Least-squares cubic polynomial (Bjøntegaard's original VCEG-M33 fit)."""
 
@@ -179,9 +102,12 @@ class _Cubic:
         return float(np.polyval(self.anti, b) - np.polyval(self.anti, a))
 
 
-def _interpolant(x: np.ndarray, y: np.ndarray, interpolation: str) -> Pchip | _Cubic:
+def _interpolant(x: np.ndarray, y: np.ndarray, interpolation: str) -> Any:
+    """An interpolant of y(x) with ``integrate(a, b)``."""
     if interpolation == "pchip":
-        return Pchip(x, y)
+        from scipy.interpolate import PchipInterpolator
+
+        return PchipInterpolator(x, y, extrapolate=False)
     if interpolation == "cubic":
         return _Cubic(x, y)
     raise ValueError(f"expected interpolation in {INTERPOLATION}, got {interpolation!r}")
@@ -211,7 +137,7 @@ def bd_rate_detail(rate_anchor: np.ndarray, metric_anchor: np.ndarray, rate_test
         return BDRate(float("nan"), float(lo), float(hi), 0.0)
     fa = _interpolant(ma, np.log(ra), interpolation)
     ft = _interpolant(mt, np.log(rt), interpolation)
-    avg = (ft.integrate(lo, hi) - fa.integrate(lo, hi)) / (hi - lo)
+    avg = (float(ft.integrate(lo, hi)) - float(fa.integrate(lo, hi))) / (hi - lo)
     return BDRate(float(np.expm1(avg) * 100), float(lo), float(hi), float((hi - lo) / union))
 
 
@@ -315,7 +241,7 @@ def bd_rate_codecs(table: Mapping[str, np.ndarray], anchor: str = "jpeg", *, met
     curves count (paired). ``max_bpp`` keeps only settings whose mean bpp is at most that (the pre-transform
     paper uses points under 1.0 bpp). Rates are the ``bpp`` column (bits per pixel of the encoded image)."""
     t = as_table(table, ("photo", "model", "codec", "setting", "scale", "color", "bpp", "rank"), what="BD-rate")
-    ok = (t["status"] == "ok") & (t["codec"] != "original")
+    ok = has_rank(t) & (t["codec"] != "original")  # accuracy needs the true label
     rows_out = []
     for (model, scale, color), idx in group_rows({k: v[ok] for k, v in t.items()}, ["model", "scale", "color"]):
         sub = {k: v[ok][idx] for k, v in t.items()}

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bdrate import isotonic
-from .table import ORIGINAL, QUALITY_DIRECTION, as_table, group_rows, isin, rows_to_columns
+from ..codecs import quality_direction
+from .table import ORIGINAL, as_table, group_rows, has_rank, rows_to_columns
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,8 @@ def knee_table(table: Mapping[str, np.ndarray], *, metric: str = "top1", drop: f
     if k is None:
         raise ValueError(f"expected metric 'top1' or 'top5', got {metric!r}")
     t = as_table(table, ("photo", "model", "codec", "setting", "quality", "scale", "color", "rank"), what="the knee")
-    ok = (t["status"] == "ok") & (t["codec"] != ORIGINAL) & isin(t["codec"], list(QUALITY_DIRECTION))
+    directed = np.array([quality_direction(c) is not None for c in t["codec"].tolist()], dtype=bool)
+    ok = has_rank(t) & (t["codec"] != ORIGINAL) & directed  # accuracy needs the true label
     t = {c: v[ok] for c, v in t.items()}
     knees, residuals = [], []
     for (model, codec, scale, color), idx in group_rows(t, ["model", "codec", "scale", "color"]):
@@ -207,7 +209,7 @@ def knee_table(table: Mapping[str, np.ndarray], *, metric: str = "top1", drop: f
         acc = np.array([np.mean(t["rank"][idx][j] <= k) for _, j in points])
         b = (np.array([np.mean(t["bpp"][idx][j]) for _, j in points]) if "bpp" in t else None)
         n_photos = len(np.unique(t["photo"][idx]))
-        direction = QUALITY_DIRECTION[codec]
+        direction = quality_direction(codec)
         row = {"model": model, "codec": codec, "scale": float(scale), "color": color, "metric": metric,
                "n_points": len(q), "n_photos": n_photos}
         d = drop if drop is not None else max(0.02, 1.0 / n_photos)

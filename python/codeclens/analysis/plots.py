@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .table import QUALITY_DIRECTION, group_rows
+from ..codecs import quality_direction
+from .table import ORIGINAL, group_rows, take
 
 
 def new_figure(width: float = 7.0, height: float = 4.5, rows: int = 1, cols: int = 1, **kw):
@@ -73,19 +74,20 @@ def _short_label(setting: str, quality: float) -> str:
     return f"{quality:g}" if np.isfinite(quality) else setting
 
 
-def rank_diff_vs_ratio(stats: Mapping[str, np.ndarray], path: str | Path) -> Path:
-    """Mean rank difference against mean compression ratio per setting, one series per (codec, scale, colour)
-    (the trade-off behind Tables 4-6)."""
+def rank_diff_vs_ratio(stats: Mapping[str, np.ndarray], path: str | Path, ratio: str = "cr_source") -> Path:
+    """Mean rank difference against mean compression ratio (``ratio``: cr_source or cr_raw) per setting of
+    :func:`setting_stats`, one series per (codec, scale, colour) (the trade-off behind Tables 4-6)."""
     fig, axes = new_figure()
     ax = axes[0, 0]
+    column = f"{ratio}_mean"
     for (codec, scale, color), idx in group_rows(stats, ["codec", "scale", "color"]):
-        idx = idx[np.argsort(stats["ratio_mean"][idx])]
-        ax.plot(stats["ratio_mean"][idx], stats["rank_diff_mean"][idx], marker="o", ms=3, lw=1,
+        idx = idx[np.argsort(stats[column][idx])]
+        ax.plot(stats[column][idx], stats["rank_diff_mean"][idx], marker="o", ms=3, lw=1,
                 label=f"{codec} 1/{1 / scale:g} {color}" if scale < 1 else f"{codec} {color}")
     ax.axhline(-1, color="grey", lw=0.8, ls="--")
     ax.set_xscale("log")
     _log_axis(ax.xaxis)
-    ax.set_xlabel("mean compression ratio")
+    ax.set_xlabel(f"mean compression ratio ({ratio})")
     ax.set_ylabel("mean rank difference (orig - version)")
     ax.legend(fontsize=7, ncol=2)
     return save_figure(fig, path)
@@ -142,7 +144,9 @@ def rate_accuracy(curves: list[tuple[str, np.ndarray, np.ndarray]], path: str | 
                   metric: str = "top1") -> Path:
     """Accuracy against bpp, one curve per label (points) with the monotone PCHIP curve that BD-rate integrates
     (lines)."""
-    from .bdrate import Pchip, monotone_points
+    from scipy.interpolate import PchipInterpolator
+
+    from .bdrate import monotone_points
 
     fig, axes = new_figure()
     ax = axes[0, 0]
@@ -154,7 +158,7 @@ def rate_accuracy(curves: list[tuple[str, np.ndarray, np.ndarray]], path: str | 
         except ValueError:  # a single accuracy level: nothing to interpolate
             continue
         a = np.linspace(m[0], m[-1], 200)
-        ax.plot(np.exp(Pchip(m, np.log(r))(a)), a, "-", lw=1, color=f"C{i}")
+        ax.plot(np.exp(PchipInterpolator(m, np.log(r))(a)), a, "-", lw=1, color=f"C{i}")
     ax.set_xscale("log")
     _log_axis(ax.xaxis)
     ax.set_xlabel("bits per pixel")
@@ -176,7 +180,7 @@ def knee(residuals: Mapping[str, np.ndarray], knees: Mapping[str, np.ndarray], p
         order = np.argsort(r["quality"])
         q = r["quality"][order]
         label = f"{codec} {color}" + (f" 1/{1 / scale:g}" if scale < 1 else "") \
-            + (" (QP/CR: higher = more compressed)" if QUALITY_DIRECTION.get(codec, 1) < 0 else "")
+            + (" (QP/CR: higher = more compressed)" if (quality_direction(codec) or 1) < 0 else "")
         c = f"C{i % 10}"
         top.plot(q, r["accuracy"][order], "o", ms=4, color=c, label=label)
         top.plot(q, r["log_fit"][order], "-", lw=0.8, color=c)
@@ -197,3 +201,93 @@ def knee(residuals: Mapping[str, np.ndarray], knees: Mapping[str, np.ndarray], p
     bottom.set_ylabel("residual of a + c·log(q)")
     top.legend(fontsize=7)
     return save_figure(fig, path)
+
+
+def _finite(stats: Mapping[str, np.ndarray], *columns: str) -> np.ndarray:
+    return np.all([np.isfinite(np.asarray(stats[c], dtype=np.float64)) for c in columns], axis=0)
+
+
+def accuracy_vs_bpp(stats: Mapping[str, np.ndarray], path: str | Path) -> Path | None:
+    """Top-1 accuracy with its 95 % interval (bars) and top-5 (dotted) against mean bpp per setting, one series
+    per (model, codec, scale, colour), the original's top-1 as a dashed line; from :func:`setting_stats`.
+    None (nothing drawn) when no setting has an accuracy (no labelled photos)."""
+    versions = (stats["codec"] != ORIGINAL) & _finite(stats, "top1", "bpp_mean") & (stats["bpp_mean"] > 0)
+    if not versions.any():
+        return None
+    fig, axes = new_figure(8, 5)
+    ax = axes[0, 0]
+    sub = take(stats, versions)
+    several = len(set(sub["model"].tolist())) > 1
+    for i, ((model, codec, scale, color), idx) in enumerate(group_rows(sub, ["model", "codec", "scale", "color"])):
+        idx = idx[np.argsort(sub["bpp_mean"][idx])]
+        x, y = sub["bpp_mean"][idx], sub["top1"][idx]
+        err = np.vstack([y - sub["top1_low"][idx], sub["top1_high"][idx] - y])
+        label = f"{codec} scale {scale:g} {color}" + (f" [{model}]" if several else "")
+        ax.errorbar(x, y, yerr=err, marker="o", ms=3, capsize=2, lw=1, color=f"C{i % 10}", label=label)
+        ax.plot(x, sub["top5"][idx], ls=":", color=f"C{i % 10}")
+    originals = (stats["codec"] == ORIGINAL) & _finite(stats, "top1")
+    for model, top1 in zip(stats["model"][originals], stats["top1"][originals]):
+        ax.axhline(top1, color="k", lw=0.8, ls="--")
+        ax.annotate(f"original top-1 ({model})", (0.01, top1), xycoords=("axes fraction", "data"), fontsize=7,
+                    va="bottom")
+    ax.set_xscale("log")
+    _log_axis(ax.xaxis)
+    ax.set_xlabel("bits per pixel (mean over photos)")
+    ax.set_ylabel("accuracy (solid top-1 with 95 % interval, dotted top-5)")
+    ax.set_title("Accuracy vs bits per pixel")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    return save_figure(fig, path, dpi=120)
+
+
+def ssim_vs_ratio(table: Mapping[str, np.ndarray], path: str | Path, ratio: str = "cr_raw") -> Path | None:
+    """SSIM against compression ratio for every successful version, one colour per codec (no label needed).
+    None when no version has a finite SSIM and ratio."""
+    rows = (table["status"] == "ok") & (table["codec"] != ORIGINAL) & _finite(table, "ssim", ratio)
+    if not rows.any():
+        return None
+    fig, axes = new_figure(8, 5)
+    ax = axes[0, 0]
+    for codec in sorted(set(table["codec"][rows].tolist())):
+        sel = rows & (table["codec"] == codec)
+        ax.scatter(table[ratio][sel], table["ssim"][sel], s=6, alpha=0.5, label=codec)
+    ax.set_xscale("log")
+    _log_axis(ax.xaxis)
+    ax.set_xlabel({"cr_raw": "compression ratio vs raw 24-bit pixels",
+                   "cr_source": "compression ratio vs the source file"}.get(ratio, ratio))
+    ax.set_ylabel("SSIM vs the reference (same scale and colour)")
+    ax.set_title("SSIM vs compression ratio (every version of every photo)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, markerscale=3)
+    return save_figure(fig, path, dpi=120)
+
+
+def one_quality_vs_all(stats: Mapping[str, np.ndarray], path: str | Path, codec: str = "jpeg") -> Path | None:
+    """Top-1 (with its 95 % interval) and top-5 accuracy against the quality parameter of ``codec`` at scale 1 in
+    RGB, one fixed setting for every photo (Yang et al. 2021, Figure 3; settings with the codec's other
+    parameters at their defaults); the original's top-1 dotted. None when there is nothing to draw."""
+    plain = np.array([k.count("=") == 3 and "bpp=" not in k for k in stats["setting"].tolist()], dtype=bool)
+    rows = (stats["codec"] == codec) & (stats["scale"] == 1.0) & (stats["color"] == "rgb") & plain \
+        & _finite(stats, "top1", "quality")
+    if not rows.any():
+        return None
+    sub = take(stats, rows)
+    fig, axes = new_figure(7, 4.5)
+    ax = axes[0, 0]
+    for i, ((model,), idx) in enumerate(group_rows(sub, ["model"])):
+        idx = idx[np.argsort(-sub["quality"][idx])]
+        q, y = sub["quality"][idx], sub["top1"][idx]
+        err = np.vstack([y - sub["top1_low"][idx], sub["top1_high"][idx] - y])
+        ax.errorbar(q, y, yerr=err, marker="o", capsize=2, color=f"C{i}", label=f"top-1 {model}")
+        ax.plot(q, sub["top5"][idx], marker="s", ls="--", color=f"C{i}", label=f"top-5 {model}")
+        original = (stats["codec"] == ORIGINAL) & (stats["model"] == model) & _finite(stats, "top1")
+        for top1 in stats["top1"][original]:
+            ax.axhline(top1, color=f"C{i}", lw=0.7, ls=":")
+    if (quality_direction(codec) or 1) > 0:
+        ax.invert_xaxis()
+    ax.set_xlabel(f"{codec} quality parameter (the same for all photos)")
+    ax.set_ylabel("accuracy")
+    ax.set_title('"One QF vs all images" (dotted: original top-1)')
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return save_figure(fig, path, dpi=120)

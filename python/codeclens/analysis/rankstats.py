@@ -1,37 +1,48 @@
-"""Rank statistics of the 2017 report (Dejean-Servières et al., §4, Tables 4-7).
+"""Rank statistics of the 2017 report (Dejean-Servières et al., §4, Tables 4-7), and the one per-setting table.
 
-Rank difference (the report's measure) = rank(original) - rank(version) for the same photo and model: 0 means
-unchanged, negative means compression hurt, positive means it helped. Ranks are 1-based here (1 = the true label
-has the highest probability); the report printed 0-based ranks, which changes rank means by exactly 1 (Table 7)
-and leaves rank differences unchanged. Standard deviations are population ones (ddof=0). Failed rows
-(status != "ok") and versions whose photo has no successful original are left out.
+Rank difference (the report's measure, :func:`codeclens.measures.rank_difference`) = rank(original) -
+rank(version) for the same photo and model: 0 means unchanged, negative means compression hurt, positive means
+it helped. Ranks are 1-based here (1 = the true label has the highest probability); the report printed 0-based
+ranks, which changes rank means by exactly 1 (Table 7) and leaves rank differences unchanged. Standard
+deviations are population ones (ddof=0). Rank statistics use rows with a rank only (see
+:func:`codeclens.analysis.table.has_rank`): failed rows, photos without a label and versions whose photo has
+no ranked original are left out.
 
-The compression ratio of a setting is the mean over photos of the column named by ``ratio`` (default
-``cr_source``: source-file bytes / compressed bytes, which is what the report's Tables 4-6 use: e.g. JPEG QF 30
-at full scale gives 2.65 on ImageNet sources, far below the ~20 it would be against raw pixels).
+Compression ratios: ``cr_source`` (source-file bytes / compressed bytes) is what the report's Tables 4-6 use
+(e.g. JPEG QF 30 at full scale gives 2.65 on ImageNet sources, far below the ~20 it would be against raw
+pixels); ``cr_raw`` (raw 24-bit pixels / compressed bytes) is reported next to it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
+from .. import measures
+from ..codecs import quality_direction
+from .accuracy import topk
 from .table import (
     ORIGINAL,
-    QUALITY_DIRECTION,
     Table,
     as_table,
-    factorize,
     group_rows,
-    isin,
+    has_rank,
+    ok,
     rows_to_columns,
     take,
 )
 
-SETTING_COLUMNS = ("model", "codec", "setting", "quality", "scale", "color", "n", "rank_diff_mean",
-                   "rank_diff_median", "rank_diff_std", "ratio_mean", "ratio_median", "ratio_std", "top1", "top5",
-                   "bpp_mean", "psnr_mean", "ssim_mean")
+RATIOS = ("cr_source", "cr_raw")
+SETTING_COLUMNS = (
+    "model", "codec", "setting", "quality", "scale", "color", "n", "n_failed", "n_ranked",
+    "top1", "top1_low", "top1_high", "top5", "top5_low", "top5_high", "mean_rank",
+    "rank_diff_mean", "rank_diff_median", "rank_diff_std",
+    "cr_source_mean", "cr_source_median", "cr_source_std", "cr_raw_mean", "cr_raw_median", "cr_raw_std",
+    "bpp_mean", "psnr_mean", "ssim_mean",
+)
+_CODEC_ORDER = {"original": 0, "jpeg": 1, "jpeg2000": 2, "hevc": 3, "avif": 4, "webp": 5, "png": 6}
 
 
 def describe(x: np.ndarray) -> tuple[float, float, float]:
@@ -43,70 +54,87 @@ def describe(x: np.ndarray) -> tuple[float, float, float]:
     return float(np.mean(x)), float(np.median(x)), float(np.std(x))
 
 
-def _finite_mean(x: np.ndarray) -> float:
+def finite_mean(x: np.ndarray) -> float:
+    """Mean of the finite values (NaN when none); +inf when every value is +inf (a lossless version's PSNR)."""
     x = np.asarray(x, dtype=np.float64)
+    if x.size and np.all(np.isposinf(x)):
+        return float("inf")
     x = x[np.isfinite(x)]
     return float(np.mean(x)) if len(x) else float("nan")
 
 
 def original_rank(table: Mapping[str, np.ndarray]) -> np.ndarray:
-    """For each row, the rank of the same photo's successful original under the same model (NaN if none)."""
+    """For each row, the rank of the same photo's successful original under the same model (NaN if none, or
+    if the original has no rank)."""
     t = as_table(table, ("photo", "model", "codec", "rank"), what="the rank difference")
-    _, pc = factorize(t["photo"])
-    _, mc = factorize(t["model"])
-    key = pc * (mc.max() + 1 if len(mc) else 1) + mc
-    orig = (t["codec"] == ORIGINAL) & (t["status"] == "ok")
-    ranks = np.full(key.max() + 1 if len(key) else 0, np.nan)
-    okeys, counts = np.unique(key[orig], return_counts=True)
-    if np.any(counts > 1):
-        i = np.flatnonzero(orig)[np.flatnonzero(key[orig] == okeys[np.argmax(counts > 1)])[0]]
-        raise ValueError(f"expected one original per (photo, model), got {counts.max()} for photo "
-                         f"{t['photo'][i]!r}, model {t['model'][i]!r}")
-    ranks[key[orig]] = t["rank"][orig]
-    return ranks[key] if len(key) else np.zeros(0)
+    orig = (t["codec"] == ORIGINAL) & has_rank(t)
+    ranks: dict[tuple[str, str], float] = {}
+    for p, m, r in zip(t["photo"][orig], t["model"][orig], t["rank"][orig]):
+        if (p, m) in ranks:
+            raise ValueError(f"expected one original per (photo, model), got two for photo {p!r}, model {m!r}")
+        ranks[(p, m)] = float(r)
+    return np.array([ranks.get((p, m), np.nan) for p, m in zip(t["photo"], t["model"])], dtype=np.float64)
 
 
 def rank_difference(table: Mapping[str, np.ndarray]) -> np.ndarray:
-    """rank(original) - rank(row) per row (float; NaN for failed rows and rows without an original)."""
+    """rank(original) - rank(row) per row (float; NaN for rows without a rank and rows without a ranked
+    original)."""
     t = as_table(table, ("photo", "model", "codec", "rank"), what="the rank difference")
-    d = original_rank(t) - t["rank"].astype(np.float64)
-    return np.where(t["status"] == "ok", d, np.nan)
+    d = measures.rank_difference(original_rank(t), t["rank"])
+    return np.where(has_rank(t), d, np.nan)
 
 
 def _versions(table: Mapping[str, np.ndarray], require: tuple[str, ...], what: str) -> Table:
-    """The successful compressed rows that have an original, with a ``rank_diff`` column added."""
+    """The compressed rows with a rank whose original has a rank, with ``rank_diff`` and ``original_rank``."""
     t = as_table(table, ("photo", "model", "codec", "setting", "rank") + require, what=what)
     t["rank_diff"] = rank_difference(t)
     t["original_rank"] = original_rank(t)
-    keep = (t["status"] == "ok") & (t["codec"] != ORIGINAL) & np.isfinite(t["rank_diff"])
+    keep = has_rank(t) & (t["codec"] != ORIGINAL) & np.isfinite(t["rank_diff"])
     return take(t, keep)
 
 
 def _setting_sort_key(row: dict) -> tuple:
-    direction = QUALITY_DIRECTION.get(row["codec"], 1)
+    direction = quality_direction(row["codec"]) or 1
     quality = 0.0 if np.isnan(row["quality"]) else row["quality"]
-    return (row["model"], row["codec"], -row["scale"], row["color"], -direction * quality, row["setting"])
+    return (row["model"], _CODEC_ORDER.get(row["codec"], 99), row["codec"], -row["scale"], row["color"],
+            -direction * quality, row["setting"])
 
 
-def setting_stats(table: Mapping[str, np.ndarray], ratio: str = "cr_source") -> dict[str, np.ndarray]:
-    """One row per (model, codec, setting): rank-difference and compression-ratio mean/median/std over photos
-    (Tables 4-6), top-1/top-5 accuracy, mean bpp, mean finite PSNR, mean SSIM. Sorted by model, codec,
-    decreasing scale, colour, and from the least to the most compressed quality."""
-    t = _versions(table, ("quality", "scale", "color", ratio), "setting statistics")
-    rows = []
-    for (model, codec, setting), idx in group_rows(t, ["model", "codec", "setting"]):
-        rd = describe(t["rank_diff"][idx])
-        cr = describe(t[ratio][idx])
-        rows.append({
-            "model": model, "codec": codec, "setting": setting, "quality": float(t["quality"][idx[0]]),
-            "scale": float(t["scale"][idx[0]]), "color": str(t["color"][idx[0]]), "n": len(idx),
-            "rank_diff_mean": rd[0], "rank_diff_median": rd[1], "rank_diff_std": rd[2],
-            "ratio_mean": cr[0], "ratio_median": cr[1], "ratio_std": cr[2],
-            "top1": float(np.mean(t["rank"][idx] <= 1)), "top5": float(np.mean(t["rank"][idx] <= 5)),
-            "bpp_mean": _finite_mean(t["bpp"][idx]) if "bpp" in t else float("nan"),
-            "psnr_mean": _finite_mean(t["psnr"][idx]) if "psnr" in t else float("nan"),
-            "ssim_mean": _finite_mean(t["ssim"][idx]) if "ssim" in t else float("nan"),
-        })
+def _setting_row(t: Table, diff: np.ndarray, idx: np.ndarray) -> dict[str, Any]:
+    good = idx[ok(t)[idx]]
+    ranked = idx[has_rank(t)[idx]]
+    first = idx[0]
+    row: dict[str, Any] = {
+        "model": t["model"][first], "codec": t["codec"][first], "setting": t["setting"][first],
+        "quality": finite_mean(t["quality"][good]) if "quality" in t else float("nan"),
+        "scale": float(t["scale"][first]) if "scale" in t else 1.0,
+        "color": str(t["color"][first]) if "color" in t else "",
+        "n": len(good), "n_failed": len(idx) - len(good), "n_ranked": len(ranked),
+        **topk(t["rank"][ranked], 1).columns("top1"), **topk(t["rank"][ranked], 5).columns("top5"),
+        "mean_rank": float(np.mean(t["rank"][ranked])) if len(ranked) else float("nan"),
+    }
+    row.update(zip(("rank_diff_mean", "rank_diff_median", "rank_diff_std"), describe(diff[ranked])))
+    for ratio in RATIOS:
+        values = t[ratio][good] if ratio in t else np.zeros(0)
+        row.update(zip((f"{ratio}_mean", f"{ratio}_median", f"{ratio}_std"), describe(values)))
+    for name in ("bpp", "psnr", "ssim"):
+        row[f"{name}_mean"] = finite_mean(t[name][good]) if name in t else float("nan")
+    return row
+
+
+def setting_stats(table: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """One row per (model, setting), the original included: the 2017 report's Tables 4-6 and the study
+    report's per-setting table (see :data:`SETTING_COLUMNS`).
+
+    ``n``: successful versions, ``n_failed``: failed ones, ``n_ranked``: versions with a rank (labelled photos).
+    Accuracy (top-1/top-5 with the 95 % Wilson interval) and mean rank over the ranked versions; rank difference
+    mean/median/std over ranked versions whose original is ranked; compression ratios (``cr_source``,
+    ``cr_raw``), bpp, PSNR and SSIM over every successful version (they need no label). Sorted by model, codec,
+    decreasing scale, colour, and from the least to the most compressed quality.
+    """
+    t = as_table(table, ("photo", "model", "codec", "setting", "rank"), what="setting statistics")
+    diff = rank_difference(t)
+    rows = [_setting_row(t, diff, idx) for _key, idx in group_rows(t, ["model", "setting"])]
     rows.sort(key=_setting_sort_key)
     return rows_to_columns(rows, SETTING_COLUMNS)
 
@@ -119,8 +147,11 @@ def max_ratio_within_loss(table_or_stats: Mapping[str, np.ndarray], tolerance: f
     Accepts a results table or the output of :func:`setting_stats`. Columns: model, codec, setting, quality,
     scale, color, ratio_mean, rank_diff_mean, n_settings, n_within (setting "" and NaNs when none is within).
     """
-    stats = table_or_stats if "rank_diff_mean" in table_or_stats else setting_stats(table_or_stats, ratio)
+    if ratio not in RATIOS:
+        raise ValueError(f"expected ratio in {RATIOS}, got {ratio!r}")
+    stats = table_or_stats if "rank_diff_mean" in table_or_stats else setting_stats(table_or_stats)
     stats = {k: np.asarray(v) for k, v in stats.items()}
+    stats = take(stats, stats["codec"] != ORIGINAL)
     rows = []
     for (model, codec), idx in group_rows(stats, ["model", "codec"]):
         within = idx[stats["rank_diff_mean"][idx] >= -tolerance]
@@ -128,10 +159,11 @@ def max_ratio_within_loss(table_or_stats: Mapping[str, np.ndarray], tolerance: f
                "color": "", "ratio_mean": float("nan"), "rank_diff_mean": float("nan"),
                "n_settings": len(idx), "n_within": len(within)}
         if len(within):
-            best = within[np.argmax(stats["ratio_mean"][within])]
+            best = within[np.argmax(stats[f"{ratio}_mean"][within])]
             row.update(setting=str(stats["setting"][best]), quality=float(stats["quality"][best]),
                        scale=float(stats["scale"][best]), color=str(stats["color"][best]),
-                       ratio_mean=float(stats["ratio_mean"][best]), rank_diff_mean=float(stats["rank_diff_mean"][best]))
+                       ratio_mean=float(stats[f"{ratio}_mean"][best]),
+                       rank_diff_mean=float(stats["rank_diff_mean"][best]))
         rows.append(row)
     return rows_to_columns(rows, ("model", "codec", "setting", "quality", "scale", "color", "ratio_mean",
                                   "rank_diff_mean", "n_settings", "n_within"))
@@ -146,15 +178,15 @@ def color_stats(table: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     for _, idx in group_rows(t, ["model", "photo", "codec", "quality", "scale"]):
         colors = set(t["color"][idx].tolist())
         if {"rgb", "gray"} <= colors:
-            both[idx[isin(t["color"][idx], ["rgb", "gray"])]] = True
+            both[idx[(t["color"][idx] == "rgb") | (t["color"][idx] == "gray")]] = True
     t = take(t, both)
     rows = []
 
     def add(model: str, codec: str, color: str, idx: np.ndarray) -> None:
         m, med, sd = describe(t["rank"][idx])
         rows.append({"model": model, "codec": codec, "color": color, "n": len(idx), "rank_mean": m,
-                     "rank_median": med, "rank_std": sd, "top1": float(np.mean(t["rank"][idx] <= 1)),
-                     "top5": float(np.mean(t["rank"][idx] <= 5)),
+                     "rank_median": med, "rank_std": sd, **topk(t["rank"][idx], 1).columns("top1"),
+                     **topk(t["rank"][idx], 5).columns("top5"),
                      "rank_diff_mean": float(np.mean(t["rank_diff"][idx]))})
 
     for (model, color), idx in group_rows(t, ["model", "color"]):
@@ -162,7 +194,8 @@ def color_stats(table: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     for (model, codec, color), idx in group_rows(t, ["model", "codec", "color"]):
         add(model, codec, color, idx)
     return rows_to_columns(rows, ("model", "codec", "color", "n", "rank_mean", "rank_median", "rank_std",
-                                  "top1", "top5", "rank_diff_mean"))
+                                  "top1", "top1_low", "top1_high", "top5", "top5_low", "top5_high",
+                                  "rank_diff_mean"))
 
 
 def scale_stats(table: Mapping[str, np.ndarray], ratio: str = "cr_source") -> dict[str, np.ndarray]:
@@ -176,12 +209,13 @@ def scale_stats(table: Mapping[str, np.ndarray], ratio: str = "cr_source") -> di
         rows.append({"model": model, "codec": codec, "color": color, "scale": float(scale), "n": len(idx),
                      "rank_diff_mean": rd[0], "rank_diff_median": rd[1], "rank_diff_std": rd[2],
                      "kept": float(np.mean(t["rank_diff"][idx] >= 0)),
-                     "top1": float(np.mean(t["rank"][idx] <= 1)), "top5": float(np.mean(t["rank"][idx] <= 5)),
-                     "ratio_mean": _finite_mean(t[ratio][idx]),
-                     "ssim_mean": _finite_mean(t["ssim"][idx]) if "ssim" in t else float("nan")})
+                     **topk(t["rank"][idx], 1).columns("top1"), **topk(t["rank"][idx], 5).columns("top5"),
+                     "ratio_mean": finite_mean(t[ratio][idx]),
+                     "ssim_mean": finite_mean(t["ssim"][idx]) if "ssim" in t else float("nan")})
     rows.sort(key=lambda r: (r["model"], r["codec"], r["color"], -r["scale"]))
     return rows_to_columns(rows, ("model", "codec", "color", "scale", "n", "rank_diff_mean", "rank_diff_median",
-                                  "rank_diff_std", "kept", "top1", "top5", "ratio_mean", "ssim_mean"))
+                                  "rank_diff_std", "kept", "top1", "top1_low", "top1_high", "top5", "top5_low",
+                                  "top5_high", "ratio_mean", "ssim_mean"))
 
 
 IMPROVEMENT_COLUMNS = ("model", "photo", "codec", "original_rank", "n_versions", "n_improved", "n_degraded",

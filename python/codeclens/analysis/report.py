@@ -13,40 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ..codecs import quality_direction
+from ..render import markdown_table, write_csv
 from . import bdrate, knee, rankstats, selectors, thresholds
-from .table import ORIGINAL, QUALITY_DIRECTION, as_table, group_rows, rows_to_columns, write_csv
-
-
-def _fmt(v: object, digits: int = 4) -> str:
-    if isinstance(v, (bool, np.bool_)):
-        return "yes" if v else "no"
-    if isinstance(v, (float, np.floating)):
-        v = float(v)
-        if math.isnan(v):
-            return "–"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        if v == int(v) and abs(v) < 1e6:
-            return str(int(v))
-        return f"{v:.{digits}g}"
-    if isinstance(v, np.integer):
-        return str(int(v))
-    return str(v).replace("|", "\\|")
+from .table import ORIGINAL, as_table, group_rows, has_rank, rows_to_columns, take, unlabelled_photos
 
 
 def md_table(columns: Mapping[str, np.ndarray], names: Sequence[str] | None = None,
              headers: Sequence[str] | None = None, max_rows: int | None = None) -> str:
-    """A column table as a Markdown table (``names`` picks and orders the columns)."""
-    names = list(names) if names is not None else list(columns)
-    headers = list(headers) if headers is not None else names
-    n = len(columns[names[0]]) if names else 0
-    shown = n if max_rows is None else min(n, max_rows)
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    for i in range(shown):
-        lines.append("| " + " | ".join(_fmt(columns[c][i]) for c in names) + " |")
-    if shown < n:
-        lines.append(f"\n({n - shown} more rows in the CSV)")
-    return "\n".join(lines)
+    """:func:`codeclens.render.markdown_table` with this report's 4 significant digits."""
+    return markdown_table(columns, names, headers, max_rows=max_rows, digits=4)
 
 
 class _Writer:
@@ -96,11 +72,17 @@ def write_analysis_report(table: Mapping[str, np.ndarray], out_dir: str | Path, 
     out.mkdir(parents=True, exist_ok=True)
     w = _Writer(out, plots)
     n_failed = int(np.sum(t["status"] != "ok"))
+    unlabelled = unlabelled_photos(t)
     w.md.append("# Analyses\n")
     w.md.append(f"{len(t['photo'])} rows: {len(np.unique(t['photo']))} photos, models "
                 f"{', '.join(sorted(set(t['model'].tolist())))}, codecs "
                 f"{', '.join(sorted(set(t['codec'].tolist())))}; {n_failed} failed rows left out. Ranks are "
-                f"1-based; rank difference = rank(original) - rank(version) (negative: compression hurt).\n")
+                f"1-based; rank difference = rank(original) - rank(version) (negative: compression hurt). "
+                f"Accuracies carry their 95 % Wilson interval over photos (`low`, `high`).\n")
+    if unlabelled:
+        w.md.append(f"{unlabelled} photo(s) have no label: they are left out of accuracy, rank statistics, SSIM "
+                    f"thresholds, BD-rate and the knee; HRS and the budget selectors run on labelled photos only, "
+                    f"T1K/T5K/TTK on every photo (accuracy over the labelled ones).\n")
 
     w.section("Selectors (Yang et al. 2021: HRS, T1K, T5K, TTK, budget)", lambda: _selectors(w, t, budget_ratio))
     w.section("Rank difference per setting (2017 report, Tables 4-6)", lambda: _settings(w, t, tolerance, ratio))
@@ -124,7 +106,7 @@ def _selectors(w: _Writer, t: dict, budget_ratio: Sequence[float]) -> None:
 
     scale1 = np.isclose(t["scale"], 1.0) if "scale" in t else np.ones(len(t["photo"]), bool)
     rgb = t["color"] == "rgb" if "color" in t else np.ones(len(t["photo"]), bool)
-    codecs = [c for c in sorted(set(t["codec"][scale1 & rgb].tolist())) if c in QUALITY_DIRECTION]
+    codecs = [c for c in sorted(set(t["codec"][scale1 & rgb].tolist())) if quality_direction(c) is not None]
     if not codecs:
         raise ValueError("no compressed versions at scale 1 in RGB of a codec with a quality order")
     w.md.append("Per photo, each selector picks one version among the original and the codec's versions at scale 1 "
@@ -146,13 +128,15 @@ def _selectors(w: _Writer, t: dict, budget_ratio: Sequence[float]) -> None:
             **{k: {c: np.concatenate([getattr(r, k)[c] for r in reps]) for c in getattr(reps[0], k)}
                for k in ("summary", "histogram", "choices")}, pools=[p for r in reps for p in r.pools])
         for pool in rep.pools:
-            w.md.append(f"Model {pool.model}: {len(pool.photos)} photos, {len(pool.settings) - 1} compressed versions"
+            w.md.append(f"Model {pool.model}: {len(pool.photos)} photos ({int(pool.labelled.sum())} labelled), "
+                        f"{len(pool.settings) - 1} compressed versions"
                         + (f"; {len(pool.dropped_photos)} photos without an original left out" if pool.dropped_photos
                            else "") + ".\n")
         s = rep.summary
-        w.md.append(md_table(s, ["model", "selector", "n_photos", "top1", "top5", "mean_rank", "compression_ratio",
-                                 "over_budget"],
-                             ["model", "selector", "photos", "top-1", "top-5", "mean rank", "CR", "over budget"]))
+        w.md.append(md_table(s, ["model", "selector", "n_photos", "n_ranked", "top1", "top1_low", "top1_high", "top5",
+                                 "mean_rank", "compression_ratio", "over_budget"],
+                             ["model", "selector", "photos", "labelled", "top-1", "low", "high", "top-5", "mean rank",
+                              "CR", "over budget"]))
         w.md.append("\n\nCSV: " + ", ".join(f"`{w.csv(n, c)}`" for n, c in [
             (f"selectors_{codec}.csv", rep.summary), (f"selector_histogram_{codec}.csv", rep.histogram),
             (f"selector_choices_{codec}.csv", rep.choices)]) + "\n")
@@ -162,21 +146,24 @@ def _selectors(w: _Writer, t: dict, budget_ratio: Sequence[float]) -> None:
 def _settings(w: _Writer, t: dict, tolerance: float, ratio: str) -> None:
     from . import plots
 
-    stats = rankstats.setting_stats(t, ratio)
-    if len(stats["setting"]) == 0:
-        raise ValueError("no compressed versions with an original")
-    head = rankstats.max_ratio_within_loss(stats, tolerance)
+    stats = rankstats.setting_stats(t)
+    versions = take(stats, stats["codec"] != ORIGINAL)
+    if len(versions["setting"]) == 0:
+        raise ValueError("no compressed versions")
+    head = rankstats.max_ratio_within_loss(stats, tolerance, ratio)
     w.md.append(f"Largest mean compression ratio ({ratio}) per codec whose mean rank difference stays >= "
                 f"-{tolerance:g} (the 2017 report found 7, 16 and 40 for JPEG, JPEG 2000 and BPG):\n")
     w.md.append(md_table(head, ["model", "codec", "setting", "ratio_mean", "rank_diff_mean", "n_within", "n_settings"],
                          ["model", "codec", "setting", "mean CR", "mean rank diff", "settings within", "settings"]))
-    w.md.append(f"\n\nPer setting (rank difference and compression ratio: mean / median / std over photos; "
-                f"CSV `{w.csv('setting_stats.csv', stats)}`, `{w.csv('max_ratio_within_loss.csv', head)}`):\n")
-    w.md.append(md_table(stats, ["model", "setting", "n", "rank_diff_mean", "rank_diff_median", "rank_diff_std",
-                                 "ratio_mean", "ratio_median", "ratio_std", "top1", "top5", "ssim_mean"],
-                         ["model", "setting", "n", "rd mean", "rd median", "rd std", "CR mean", "CR median", "CR std",
-                          "top-1", "top-5", "SSIM"], max_rows=80))
-    w.png("rank_diff_vs_ratio.png", lambda p: plots.rank_diff_vs_ratio(stats, p))
+    w.md.append(f"\n\nPer setting (the study report's table; rank difference and compression ratio: mean / median / "
+                f"std over photos; CSV `{w.csv('setting_stats.csv', stats)}`, "
+                f"`{w.csv('max_ratio_within_loss.csv', head)}`):\n")
+    w.md.append(md_table(stats, ["model", "setting", "n", "n_ranked", "rank_diff_mean", "rank_diff_median",
+                                 "rank_diff_std", "cr_source_mean", "cr_source_median", "cr_source_std", "cr_raw_mean",
+                                 "top1", "top1_low", "top1_high", "top5", "ssim_mean"],
+                         ["model", "setting", "n", "ranked", "rd mean", "rd median", "rd std", "CR source mean",
+                          "median", "std", "CR raw", "top-1", "low", "high", "top-5", "SSIM"], max_rows=80))
+    w.png("rank_diff_vs_ratio.png", lambda p: plots.rank_diff_vs_ratio(versions, p, ratio))
 
 
 def _color(w: _Writer, t: dict) -> None:
@@ -184,10 +171,10 @@ def _color(w: _Writer, t: dict) -> None:
     if len(cs["color"]) == 0 or "gray" not in set(cs["color"].tolist()):
         raise ValueError("no versions present in both RGB and gray")
     w.md.append("Matched versions only (same photo, codec, quality and scale in both colours):\n")
-    w.md.append(md_table(cs, ["model", "codec", "color", "n", "rank_mean", "rank_median", "rank_std", "top1", "top5",
-                              "rank_diff_mean"],
-                         ["model", "codec", "colour", "n", "rank mean", "rank median", "rank std", "top-1", "top-5",
-                          "rank diff mean"]))
+    w.md.append(md_table(cs, ["model", "codec", "color", "n", "rank_mean", "rank_median", "rank_std", "top1",
+                              "top1_low", "top1_high", "top5", "rank_diff_mean"],
+                         ["model", "codec", "colour", "n", "rank mean", "rank median", "rank std", "top-1", "low",
+                          "high", "top-5", "rank diff mean"]))
     w.md.append(f"\n\nCSV: `{w.csv('color_stats.csv', cs)}`\n")
 
 
@@ -198,9 +185,10 @@ def _scale(w: _Writer, t: dict, ratio: str) -> None:
     w.md.append("Over all qualities of each (codec, colour, scale); `kept` = fraction of versions whose rank did "
                 "not get worse:\n")
     w.md.append(md_table(ss, ["model", "codec", "color", "scale", "n", "rank_diff_mean", "rank_diff_median",
-                              "rank_diff_std", "kept", "top1", "top5", "ratio_mean", "ssim_mean"],
+                              "rank_diff_std", "kept", "top1", "top1_low", "top1_high", "top5", "ratio_mean",
+                              "ssim_mean"],
                          ["model", "codec", "colour", "scale", "n", "rd mean", "rd median", "rd std", "kept", "top-1",
-                          "top-5", "CR mean", "SSIM"]))
+                          "low", "high", "top-5", "CR mean", "SSIM"]))
     w.md.append(f"\n\nCSV: `{w.csv('scale_stats.csv', ss)}`\n")
 
 
@@ -308,18 +296,12 @@ def _bdrate(w: _Writer, t: dict, n_boot: int, seed: int) -> None:
                          ["model", "scale", "colour", "metric", "codec", "photos", "anchor pts", "codec pts",
                           "BD-rate %", "CI low", "CI high", "overlap", "note"]))
     w.md.append(f"\n\nCSV: `{w.csv('bd_rate.csv', bd)}`\n")
-    ok = (t["status"] == "ok") & (t["codec"] != ORIGINAL)
-    for (model, scale, color), idx in group_rows({k: v[ok] for k, v in t.items()}, ["model", "scale", "color"]):
-        if not (np.isclose(scale, 1.0) and color == "rgb"):
-            continue
-        sub = {k: v[ok][idx] for k, v in t.items()}
-        curves = []
-        for (codec,), j in group_rows(sub, ["codec"]):
-            pts = group_rows({k: v[j] for k, v in sub.items()}, ["setting"])
-            rate = np.array([np.mean(sub["bpp"][j][r]) for _, r in pts])
-            acc = np.array([np.mean(sub["rank"][j][r] <= 1) for _, r in pts])
-            good = np.isfinite(rate) & (rate > 0)
-            curves.append((codec, rate[good], acc[good]))
+    stats = rankstats.setting_stats(t)
+    points = (stats["codec"] != ORIGINAL) & np.isclose(stats["scale"], 1.0) & (stats["color"] == "rgb") \
+        & np.isfinite(stats["top1"]) & (stats["bpp_mean"] > 0)
+    for (model,), idx in group_rows(take(stats, points), ["model"]):
+        sub = take(take(stats, points), idx)
+        curves = [(codec, sub["bpp_mean"][j], sub["top1"][j]) for (codec,), j in group_rows(sub, ["codec"])]
         w.png(f"rate_accuracy_{_slug(model)}.png",
               lambda p, c=curves, m=model: plots.rate_accuracy(c, p, f"Top-1 accuracy vs bpp ({m}, scale 1, RGB)"))
 

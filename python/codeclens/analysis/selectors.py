@@ -16,9 +16,12 @@ paper's ``I_0 .. I_10`` (original, QF 100, 90, ..., 10) is such an order, with t
 Masks: ``valid[p, j]`` is False where a version is missing or failed; such versions are never selected. The
 original (``reference``) must be valid in every row.
 
-:func:`run_selectors` applies them to a results table (see ``table.py``) and reports top-1/top-5 accuracy,
-compression ratio (total bytes of the originals / total bytes of the selected versions) and the histogram of
-the selected versions, as Tables 1, 2, 6-8 and Figures 7-8 of the paper.
+:func:`run_selectors` applies them to a results table (see ``table.py``) and reports top-1/top-5 accuracy with
+its 95 % Wilson interval, compression ratio (total bytes of the originals / total bytes of the selected
+versions) and the histogram of the selected versions, as Tables 1, 2, 6-8 and Figures 7-8 of the paper.
+Photos without a label: HRS and the budget selectors need the true label and run on labelled photos only;
+T1K/T5K/TTK (and the original, and fixed settings) run on every photo, their compression ratio over all of
+them, their accuracy over the labelled ones (``n_ranked``).
 """
 
 from __future__ import annotations
@@ -28,11 +31,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .table import ORIGINAL, QUALITY_DIRECTION, Table, as_table, group_rows, isin, rows_to_columns
+from .. import measures
+from ..codecs import quality_direction
+from .accuracy import Accuracy, topk
+from .table import ORIGINAL, Table, as_table, group_rows, isin, rows_to_columns
 
 SELECTOR_NAMES = ("original", "HRS", "T1K", "T5K", "TTK")
-SUMMARY_COLUMNS = ("model", "selector", "n_photos", "top1", "top5", "mean_rank", "bytes_original", "bytes_selected",
-                   "compression_ratio", "over_budget")
+SUMMARY_COLUMNS = ("model", "selector", "n_photos", "n_ranked", "top1", "top1_low", "top1_high", "top5", "top5_low",
+                   "top5_high", "mean_rank", "bytes_original", "bytes_selected", "compression_ratio", "over_budget")
 HISTOGRAM_COLUMNS = ("model", "selector", "setting", "quality", "count")
 CHOICE_COLUMNS = ("model", "selector", "photo", "setting", "quality", "rank", "nbytes")
 _BIG = np.iinfo(np.int64).max
@@ -180,9 +186,16 @@ class Pool:
     original_pixels: np.ndarray   # (P,) width*height of the original (from nbytes and bpp), NaN if unknown
     dropped_photos: list[str] = field(default_factory=list)
 
-    def setting_of(self, index: np.ndarray) -> np.ndarray:
-        """Setting column of each photo's selected position."""
-        return self.order[np.arange(len(index)), index]
+    @property
+    def labelled(self) -> np.ndarray:
+        """(P,) photos whose original has a true-label rank (a label)."""
+        r = self.rank[np.arange(len(self.photos)), self.reference]
+        return (r >= 1) & (r < _BIG)
+
+    def subset(self, rows: np.ndarray) -> Pool:
+        """The pool restricted to the photo rows ``rows`` (indices or a mask)."""
+        per_photo = ("photos", "order", "rank", "top1", "top5", "nbytes", "valid", "reference", "original_pixels")
+        return Pool(**{**self.__dict__, **{k: getattr(self, k)[rows] for k in per_photo}})
 
 
 def build_pool(table: Mapping[str, np.ndarray], model: str, *, codec: str | Sequence[str] | None = "jpeg",
@@ -192,9 +205,12 @@ def build_pool(table: Mapping[str, np.ndarray], model: str, *, codec: str | Sequ
 
     Filters: ``codec`` (a name, a list, or None for all), ``scale`` and ``color`` (None for all) and
     ``qualities`` (None for all). ``order="quality"`` orders versions by the codec's quality parameter (the
-    paper's QF order; requires a single codec of known direction, ``QUALITY_DIRECTION``) with the original first;
+    median over photos for a rate-matched setting, whose parameter is searched per photo; the
+    paper's QF order; requires a single codec with a quality parameter, ``codeclens.codecs.quality_direction``)
+    with the original first;
     ``order="nbytes"`` orders each photo's versions, the original included, by decreasing size.
-    Photos without a successful original are dropped (listed in ``dropped_photos``).
+    Photos without a successful original are dropped (listed in ``dropped_photos``); ``labelled`` marks the
+    photos whose original has a rank.
     """
     if order not in ("quality", "nbytes"):
         raise ValueError(f"expected order='quality' or 'nbytes', got {order!r}")
@@ -231,18 +247,19 @@ def build_pool(table: Mapping[str, np.ndarray], model: str, *, codec: str | Sequ
     s_codec = np.empty(len(setting_keys), dtype=object)
     for i, s in enumerate(setting_keys):
         rows = vrows[t["setting"][vrows] == s]
-        qs = np.unique(t["quality"][rows])
         cs = np.unique(t["codec"][rows])
-        if len(qs) != 1 or len(cs) != 1:
-            raise ValueError(f"expected one codec and quality per setting, got {cs.tolist()} / {qs.tolist()} "
-                             f"for setting {s!r}")
-        s_quality[i], s_codec[i] = qs[0], cs[0]
+        if len(cs) != 1:
+            raise ValueError(f"expected one codec per setting, got {cs.tolist()} for setting {s!r}")
+        q = t["quality"][rows]
+        # a rate-matched setting finds its quality per photo: the setting's place is its median
+        s_quality[i], s_codec[i] = (float(np.median(q[np.isfinite(q)])) if np.isfinite(q).any() else np.nan), cs[0]
     if order == "quality":
         codecs_used = np.unique(s_codec)
-        if len(codecs_used) != 1 or codecs_used[0] not in QUALITY_DIRECTION:
-            raise ValueError(f"order='quality' needs versions of one codec with a known quality direction "
-                             f"({', '.join(QUALITY_DIRECTION)}), got {codecs_used.tolist()}; use order='nbytes'")
-        sort = np.argsort(-QUALITY_DIRECTION[codecs_used[0]] * s_quality, kind="stable")
+        direction = quality_direction(str(codecs_used[0])) if len(codecs_used) == 1 else None
+        if direction is None:
+            raise ValueError(f"order='quality' needs versions of one codec with a quality parameter, got "
+                             f"{codecs_used.tolist()}; use order='nbytes'")
+        sort = np.argsort(-direction * s_quality, kind="stable")
         setting_keys, s_quality, s_codec = setting_keys[sort], s_quality[sort], s_codec[sort]
 
     settings = np.concatenate([np.array([ORIGINAL], dtype=object), setting_keys.astype(object)])
@@ -278,7 +295,7 @@ def build_pool(table: Mapping[str, np.ndarray], model: str, *, codec: str | Sequ
         orig = sr == 0
         bpp = t["bpp"][rr[orig]]
         with np.errstate(divide="ignore", invalid="ignore"):
-            pixels[pr[orig]] = np.where(bpp > 0, 8.0 * t["nbytes"][rr[orig]] / bpp, np.nan)
+            pixels[pr[orig]] = np.where(bpp > 0, measures.pixels_from_bpp(t["nbytes"][rr[orig]], bpp), np.nan)
 
     if order == "quality":
         perm = np.broadcast_to(np.arange(n_s), (n_p, n_s)).copy()
@@ -296,12 +313,16 @@ def build_pool(table: Mapping[str, np.ndarray], model: str, *, codec: str | Sequ
 
 @dataclass
 class Selection:
-    """One selector's choice for every photo of a pool and its summary numbers."""
+    """One selector's choice for every photo it ran on, and its summary numbers: ``photos`` (indices into the
+    pool's photo rows), the chosen compression-order position and setting column per photo; accuracy over the
+    labelled ones (``top1``/``top5`` with their 95 % Wilson intervals), bytes over all of them."""
     selector: str
-    index: np.ndarray             # (P,) compression-order position chosen per photo
-    setting: np.ndarray           # (P,) setting column chosen per photo
-    top1: float
-    top5: float
+    photos: np.ndarray            # (Q,) pool photo rows the selector ran on
+    index: np.ndarray             # (Q,) compression-order position chosen per photo
+    setting: np.ndarray           # (Q,) setting column chosen per photo
+    n_ranked: int
+    top1: Accuracy
+    top5: Accuracy
     mean_rank: float
     bytes_original: int
     bytes_selected: int
@@ -310,17 +331,19 @@ class Selection:
     @property
     def compression_ratio(self) -> float:
         """Total bytes of the originals / total bytes of the selected versions."""
-        return self.bytes_original / self.bytes_selected if self.bytes_selected > 0 else float("nan")
+        return measures.cr_source(self.bytes_original, self.bytes_selected) if self.bytes_selected > 0 \
+            else float("nan")
 
 
-def _summarise(pool: Pool, name: str, index: np.ndarray, over: np.ndarray | None = None) -> Selection:
-    rows = np.arange(len(index))
-    ranks = pool.rank[rows, index]
-    return Selection(selector=name, index=index, setting=pool.setting_of(index),
-                     top1=float(np.mean(ranks <= 1)), top5=float(np.mean(ranks <= 5)),
-                     mean_rank=float(np.mean(ranks)),
-                     bytes_original=int(pool.nbytes[rows, pool.reference].sum()),
-                     bytes_selected=int(pool.nbytes[rows, index].sum()),
+def _summarise(pool: Pool, name: str, photos: np.ndarray, index: np.ndarray,
+               over: np.ndarray | None = None) -> Selection:
+    ranks = pool.rank[photos, index]
+    ranked = ranks[pool.labelled[photos]]
+    return Selection(selector=name, photos=photos, index=index, setting=pool.order[photos, index],
+                     n_ranked=len(ranked), top1=topk(ranked, 1), top5=topk(ranked, 5),
+                     mean_rank=float(np.mean(ranked)) if len(ranked) else float("nan"),
+                     bytes_original=int(pool.nbytes[photos, pool.reference[photos]].sum()),
+                     bytes_selected=int(pool.nbytes[photos, index].sum()),
                      over_budget=int(over.sum()) if over is not None else 0)
 
 
@@ -331,38 +354,37 @@ def select_all(pool: Pool, *, budget_ratio: Sequence[float] = (), budget_bpp: Se
     Budgets per photo: ``budget_ratio`` r -> bytes of its original / r; ``budget_bpp`` b -> b * pixels of its
     original / 8; ``budget_bytes`` -> that many bytes. ``fixed=True`` adds one "fixed:<setting>" selector per
     compressed setting (the paper's "one QF vs all images", Figure 3); a photo lacking that version is left out
-    of the fixed selector's numbers.
+    of the fixed selector's numbers. HRS and the budget selectors run on the labelled photos only.
     """
-    rows = np.arange(len(pool.photos))
+    every = np.arange(len(pool.photos))
+    lab = np.flatnonzero(pool.labelled)
+    ref = pool.reference
     out = [
-        _summarise(pool, "original", pool.reference.copy()),
-        _summarise(pool, "HRS", hrs(pool.rank, pool.valid)),
-        _summarise(pool, "T1K", keeper(pool.top1, None, "top1", valid=pool.valid, reference=pool.reference)),
-        _summarise(pool, "T5K", keeper(None, pool.top5, "top5", valid=pool.valid, reference=pool.reference)),
-        _summarise(pool, "TTK", keeper(pool.top1, pool.top5, "both", valid=pool.valid, reference=pool.reference)),
+        _summarise(pool, "original", every, ref.copy()),
+        _summarise(pool, "T1K", every, keeper(pool.top1, None, "top1", valid=pool.valid, reference=ref)),
+        _summarise(pool, "T5K", every, keeper(None, pool.top5, "top5", valid=pool.valid, reference=ref)),
+        _summarise(pool, "TTK", every, keeper(pool.top1, pool.top5, "both", valid=pool.valid, reference=ref)),
     ]
-    orig_bytes = pool.nbytes[rows, pool.reference].astype(np.float64)
+    if len(lab):
+        out.insert(1, _summarise(pool, "HRS", lab, hrs(pool.rank[lab], pool.valid[lab])))
+    orig_bytes = pool.nbytes[lab, ref[lab]].astype(np.float64)
     budgets = [(f"budget(cr>={r:g})", orig_bytes / r) for r in budget_ratio]
-    if budget_bpp and np.any(np.isnan(pool.original_pixels)):
+    if budget_bpp and np.any(np.isnan(pool.original_pixels[lab])):
         raise ValueError("budget_bpp needs the bpp of every original (column 'bpp')")
-    budgets += [(f"budget(bpp<={b:g})", b * pool.original_pixels / 8.0) for b in budget_bpp]
-    budgets += [(f"budget(bytes<={b:g})", np.full(len(rows), float(b))) for b in budget_bytes]
+    budgets += [(f"budget(bpp<={b:g})", b * pool.original_pixels[lab] / 8.0) for b in budget_bpp]
+    budgets += [(f"budget(bytes<={b:g})", np.full(len(lab), float(b))) for b in budget_bytes]
     for name, budget in budgets:
         if not np.all(budget > 0):
             raise ValueError(f"expected positive budgets, got {name}")
-        idx, over = budget_select(pool.rank, pool.nbytes, budget, valid=pool.valid)
-        out.append(_summarise(pool, name, idx, over))
+        if len(lab):
+            idx, over = budget_select(pool.rank[lab], pool.nbytes[lab], budget, valid=pool.valid[lab])
+            out.append(_summarise(pool, name, lab, idx, over))
     if fixed:
         for s in range(1, len(pool.settings)):
             pos = np.argmax(pool.order == s, axis=1)
-            have = pool.valid[rows, pos]
-            if not have.any():
-                continue
-            sub = Pool(**{**pool.__dict__, "photos": pool.photos[have], "order": pool.order[have],
-                          "rank": pool.rank[have], "top1": pool.top1[have], "top5": pool.top5[have],
-                          "nbytes": pool.nbytes[have], "valid": pool.valid[have],
-                          "reference": pool.reference[have], "original_pixels": pool.original_pixels[have]})
-            out.append(_summarise(sub, f"fixed:{pool.settings[s]}", pos[have]))
+            have = np.flatnonzero(pool.valid[every, pos])
+            if len(have):
+                out.append(_summarise(pool, f"fixed:{pool.settings[s]}", have, pos[have]))
     return out
 
 
@@ -391,22 +413,22 @@ def run_selectors(table: Mapping[str, np.ndarray], *, model: str | None = None,
         pools.append(pool)
         for sel in select_all(pool, budget_ratio=budget_ratio, budget_bpp=budget_bpp,
                               budget_bytes=budget_bytes, fixed=fixed):
-            summary.append({"model": m, "selector": sel.selector, "n_photos": len(sel.index),
-                            "top1": sel.top1, "top5": sel.top5, "mean_rank": sel.mean_rank,
-                            "bytes_original": sel.bytes_original, "bytes_selected": sel.bytes_selected,
-                            "compression_ratio": sel.compression_ratio, "over_budget": sel.over_budget})
+            summary.append({"model": m, "selector": sel.selector, "n_photos": len(sel.photos),
+                            "n_ranked": sel.n_ranked, **sel.top1.columns("top1"), **sel.top5.columns("top5"),
+                            "mean_rank": sel.mean_rank, "bytes_original": sel.bytes_original,
+                            "bytes_selected": sel.bytes_selected, "compression_ratio": sel.compression_ratio,
+                            "over_budget": sel.over_budget})
             if sel.selector.startswith("fixed:"):
                 continue
             counts = np.bincount(sel.setting, minlength=len(pool.settings))
             for s in range(len(pool.settings)):
                 hist.append({"model": m, "selector": sel.selector, "setting": str(pool.settings[s]),
                              "quality": float(pool.quality[s]), "count": int(counts[s])})
-            rows = np.arange(len(sel.index))
-            for p in rows:
-                s = sel.setting[p]
+            for p, pos, s in zip(sel.photos, sel.index, sel.setting):
+                rank = int(pool.rank[p, pos])
                 choices.append({"model": m, "selector": sel.selector, "photo": str(pool.photos[p]),
                                 "setting": str(pool.settings[s]), "quality": float(pool.quality[s]),
-                                "rank": int(pool.rank[p, sel.index[p]]), "nbytes": int(pool.nbytes[p, sel.index[p]])})
+                                "rank": rank if rank >= 1 else -1, "nbytes": int(pool.nbytes[p, pos])})
     return SelectorReport(summary=rows_to_columns(summary, SUMMARY_COLUMNS),
                           histogram=rows_to_columns(hist, HISTOGRAM_COLUMNS),
                           choices=rows_to_columns(choices, CHOICE_COLUMNS), pools=pools)

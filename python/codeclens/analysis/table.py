@@ -1,22 +1,30 @@
-"""The results table: validate and normalise a column table, group its rows, read and write it.
+"""The results table: its contract, validation, grouping, and files (CSV, NPZ, Parquet).
 
-A results table is a ``dict[str, numpy.ndarray]`` with one row per (photo, version, model), as defined in
-notes/RESULTS_TABLE.md and returned by ``codeclens.study.store.Store.results()``. Every analysis in
-``codeclens.analysis`` accepts any such mapping, built by hand or loaded from CSV/NPZ; no pandas.
+A results table has one row per (photo, version, model), as :meth:`codeclens.study.store.Store.results`
+returns it: a ``dict[str, numpy.ndarray]`` of equal-length columns (a pandas DataFrame is accepted too).
+Every analysis in :mod:`codeclens.analysis` takes one; none reads a store.
 
-Column dtypes after :func:`as_table`: strings are ``object`` arrays of ``str``; ``label nbytes rank top1`` are
-int64; ``quality scale bpp cr_raw cr_source psnr ssim p_true`` are float64; ``top5`` is int64 ``(N, 5)``.
-Columns outside the contract are kept as ``numpy.asarray`` of what was given.
+Columns (after :func:`as_table`): strings ``photo model codec setting color status error`` (object arrays of
+``str``); integers ``label nbytes rank top1`` (int64, -1 where missing); floats ``quality scale bpp cr_raw
+cr_source psnr ssim p_true`` (float64, NaN where missing); ``top5`` int64 ``(N, 5)``. Other columns are kept as
+given. ``status`` is required: "ok" for a measured and classified version, anything else for a failure.
+
+Ranks: 1 is best. A row **has a rank** when its status is "ok" and its rank is >= 1; a photo without a label
+(label -1) has none, so rows of unlabelled photos take part in nothing that needs the true label (accuracy,
+rank statistics, HRS and budget selectors) and the analyses say how many were left out.
 """
 
 from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from ..render import write_csv
 
 Table = dict[str, np.ndarray]
 
@@ -27,44 +35,51 @@ CONTRACT_COLUMNS = (
     "photo", "label", "model", "codec", "setting", "quality", "scale", "color", "nbytes", "bpp", "cr_raw",
     "cr_source", "psnr", "ssim", "rank", "p_true", "top1", "top5", "status", "error",
 )
-
+TABLE_SUFFIXES = (".csv", ".npz", ".parquet")
 ORIGINAL = "original"
 
-# +1: a higher quality parameter means less compression (JPEG QF, WebP/AVIF quality);
-# -1: a higher parameter means more compression (HEVC QP, JPEG 2000 compression ratio of the last layer).
-QUALITY_DIRECTION: dict[str, int] = {"jpeg": 1, "webp": 1, "avif": 1, "hevc": -1, "jpeg2000": -1}
 
-
-def as_table(table: Mapping[str, object], require: Iterable[str] = (), *, what: str = "this analysis") -> Table:
+def as_table(table: Any, require: Iterable[str] = (), *, what: str = "this analysis") -> Table:
     """Validate ``table`` and return a normalised copy (see the module docstring for the dtypes).
 
-    ``require`` names the columns the caller needs; ``status`` defaults to all "ok" and ``error`` to "" when
-    absent. Raises TypeError when ``table`` is not a mapping of arrays and ValueError for missing columns,
-    unequal lengths, a ``top5`` that is not (N, 5), or values that cannot take the contract's dtype.
+    ``require`` names the columns the caller needs besides ``status``. Raises TypeError when ``table`` is not a
+    mapping of arrays (or a DataFrame), ValueError for a missing column, unequal lengths, a ``top5`` that is
+    not (N, 5), or values that cannot take the contract's dtype.
     """
+    if hasattr(table, "to_dict") and hasattr(table, "columns") and not isinstance(table, Mapping):
+        table = _from_frame(table)
     if not isinstance(table, Mapping):
-        raise TypeError(f"expected a results table (a mapping of column name to array), got {type(table).__name__}")
+        raise TypeError(f"expected a results table (a mapping of column name to array, or a DataFrame), got "
+                        f"{type(table).__name__}")
     out: Table = {}
     n = None
     for name, values in table.items():
         if not isinstance(name, str):
             raise TypeError(f"expected column names of type str, got {name!r}")
         arr = _normalise_column(name, values)
-        if n is None:
-            n = len(arr)
-        elif len(arr) != n:
+        if n is not None and len(arr) != n:
             raise ValueError(f"expected all columns of equal length, got {name!r} with {len(arr)} rows "
                              f"and {next(iter(out))!r} with {n}")
+        n = len(arr)
         out[name] = arr
-    n = 0 if n is None else n
-    if "status" not in out:
-        out["status"] = np.full(n, "ok", dtype=object)
-    if "error" not in out:
-        out["error"] = np.full(n, "", dtype=object)
-    missing = [c for c in require if c not in out]
+    missing = [c for c in ("status", *require) if c not in out]
     if missing:
         raise ValueError(f"{what} needs the column(s) {', '.join(map(repr, missing))}; the table has "
                          f"{', '.join(map(repr, sorted(out))) or 'no columns'}")
+    if "error" not in out:
+        out["error"] = np.full(n or 0, "", dtype=object)
+    return out
+
+
+def _from_frame(frame: Any) -> dict[str, np.ndarray]:
+    """Columns of a pandas DataFrame; a ``top5`` column of lists/arrays becomes (N, 5)."""
+    out = {}
+    for name in frame.columns:
+        col = frame[name]
+        if name == "top5":
+            out[name] = np.array([list(v) for v in col.tolist()], dtype=np.int64).reshape(-1, 5)
+        else:
+            out[str(name)] = col.to_numpy()
     return out
 
 
@@ -77,23 +92,25 @@ def _normalise_column(name: str, values: object) -> np.ndarray:
     if arr.ndim != 1:
         raise ValueError(f"expected column {name!r} to be 1-D, got shape {arr.shape}")
     if name in STRING_COLUMNS:
-        return np.array([str(v) for v in arr.tolist()], dtype=object)
+        return np.array(["" if v is None else str(v) for v in arr.tolist()], dtype=object)
     if name in INT_COLUMNS:
         return _as_int(name, arr)
     if name in FLOAT_COLUMNS:
         try:
-            return arr.astype(np.float64)
+            return np.array([math.nan if v is None else v for v in arr.tolist()], dtype=np.float64) \
+                if arr.dtype == object else arr.astype(np.float64)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"expected numbers in column {name!r}, got dtype {arr.dtype}: {exc}") from None
     return arr
 
 
 def _as_int(name: str, arr: np.ndarray) -> np.ndarray:
-    """Integers stay; floats must be whole numbers, NaN (a failed row) becomes -1."""
+    """Integers stay; floats must be whole numbers, NaN / None (a missing value) becomes -1."""
     if arr.dtype.kind in "iub":
         return arr.astype(np.int64)
     try:
-        f = arr.astype(np.float64)
+        f = (np.array([math.nan if v is None else v for v in arr.ravel().tolist()], dtype=np.float64)
+             .reshape(arr.shape) if arr.dtype == object else arr.astype(np.float64))
     except (TypeError, ValueError):
         raise ValueError(f"expected integers in column {name!r}, got dtype {arr.dtype}") from None
     f = np.where(np.isnan(f), -1.0, f)
@@ -111,79 +128,60 @@ def take(table: Mapping[str, np.ndarray], rows: np.ndarray) -> Table:
     return {k: v[rows] for k, v in table.items()}
 
 
-def ok_rows(table: Mapping[str, np.ndarray]) -> Table:
-    """Rows whose status is "ok" (failed rows carry no prediction and are left out of every statistic)."""
-    return take(table, table["status"] == "ok")
+def ok(table: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Rows whose status is "ok"."""
+    return np.asarray(table["status"] == "ok", dtype=bool)
+
+
+def has_rank(table: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Rows that carry a true-label rank: status "ok" and rank >= 1 (not a failure, not an unlabelled photo)."""
+    return ok(table) & (np.asarray(table["rank"]) >= 1)
+
+
+def unlabelled_photos(table: Mapping[str, np.ndarray]) -> int:
+    """Photos with successful rows none of which has a rank (photos without a label)."""
+    good = ok(table)
+    ranked = set(table["photo"][good & has_rank(table)].tolist())
+    return len(set(table["photo"][good].tolist()) - ranked)
 
 
 def isin(values: np.ndarray, test: Iterable | np.ndarray) -> np.ndarray:
-    """``numpy.isin`` by binary search over the sorted test values (NumPy's own is quadratic for str objects)."""
-    values = np.asarray(values)
-    pool = np.unique(np.asarray(list(test) if not isinstance(test, np.ndarray) else test, dtype=values.dtype))
-    if len(pool) == 0 or len(values) == 0:
-        return np.zeros(len(values), dtype=bool)
-    i = np.minimum(np.searchsorted(pool, values), len(pool) - 1)
-    return pool[i] == values
+    """Element-wise membership of ``values`` in ``test`` by hashing (numpy.isin is quadratic on str objects)."""
+    import pandas as pd
+
+    pool = test if isinstance(test, np.ndarray) else list(test)
+    return pd.Series(np.asarray(values), dtype=object).isin(pd.Series(pool, dtype=object)).to_numpy()
 
 
-def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(uniques, codes)`` with ``uniques[codes] == values``; uniques sorted (NaN last for floats)."""
-    uniques, codes = np.unique(values, return_inverse=True)
-    return uniques, codes.reshape(-1)
-
-
-def group_rows(table: Mapping[str, np.ndarray], keys: Iterable[str]) -> list[tuple[tuple, np.ndarray]]:
+def group_rows(table: Mapping[str, np.ndarray], keys: Sequence[str]) -> list[tuple[tuple, np.ndarray]]:
     """Split the rows by the values of ``keys``: a list of (key tuple, row indices), keys in sorted order.
 
-    Float keys with NaN (the original's quality) form one group.
+    NaN in a float key (the original's quality) forms its own group, reported as NaN.
     """
+    import pandas as pd
+
     keys = list(keys)
     n = n_rows(table)
+    if n == 0:
+        return []
     if not keys:
         return [((), np.arange(n))]
-    combined = np.zeros(n, dtype=np.int64)
-    levels = []
-    for k in keys:
-        col = table[k]
-        if col.dtype.kind == "f":
-            col = np.where(np.isnan(col), np.inf, col)
-        uniques, codes = factorize(col)
-        levels.append(uniques)
-        combined = combined * len(uniques) + codes
-    group_ids, inverse = np.unique(combined, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    order = np.argsort(inverse, kind="stable")
-    bounds = np.flatnonzero(np.diff(inverse[order])) + 1
-    out = []
-    for gid, rows in zip(group_ids, np.split(order, bounds)):
-        key = []
-        for uniques in reversed(levels):
-            gid, code = divmod(int(gid), len(uniques))
-            key.append(_plain(uniques[code]))
-        out.append((tuple(reversed(key)), rows))
-    return out if n else []
+    frame = pd.DataFrame({k: table[k] for k in keys})
+    groups = frame.groupby(keys, sort=True, dropna=False).indices
+    return [(_key_tuple(key, len(keys)), np.sort(np.asarray(idx))) for key, idx in groups.items()]
 
 
-def _plain(v: object) -> object:
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and math.isinf(v):
-        return math.nan
-    return v
+def _key_tuple(key: Any, n: int) -> tuple:
+    parts = key if isinstance(key, tuple) and n > 1 else (key,)
+    return tuple(v.item() if isinstance(v, np.generic) else v for v in parts)
 
 
-def columns_to_rows(columns: Mapping[str, Iterable]) -> list[dict]:
-    """A column table as a list of row dicts (for printing)."""
-    names = list(columns)
-    cols = [list(columns[n]) for n in names]
-    return [dict(zip(names, vals)) for vals in zip(*cols)]
-
-
-def rows_to_columns(rows: list[dict], names: Iterable[str] | None = None) -> dict[str, np.ndarray]:
-    """A list of row dicts as a column table; strings become object arrays, numbers float/int arrays."""
-    names = list(names) if names is not None else (list(rows[0]) if rows else [])
-    out = {}
-    for name in names:
+def rows_to_columns(rows: Sequence[Mapping[str, Any]], names: Iterable[str] | None = None) -> Table:
+    """A list of row dicts as a column table; strings become object arrays, numbers float/int arrays, and a
+    missing value is NaN."""
+    cols = list(names) if names is not None else (list(rows[0]) if rows else [])
+    out: Table = {}
+    for name in cols:
         vals = [r.get(name) for r in rows]
         if vals and all(isinstance(v, str) for v in vals):
             out[name] = np.array(vals, dtype=object)
@@ -202,74 +200,75 @@ def rows_to_columns(rows: list[dict], names: Iterable[str] | None = None) -> dic
 # --- files -------------------------------------------------------------------------------------------------
 
 def save_table(table: Mapping[str, np.ndarray], path: str | Path) -> Path:
-    """Write a results table as ``.csv`` (``top5`` as five space-separated labels) or ``.npz``."""
+    """Write a results table as ``.csv`` (``top5`` as five space-separated labels), ``.npz`` or ``.parquet``
+    (``top5`` as a list column; needs pyarrow)."""
     path = Path(path)
     table = as_table(table)
     if path.suffix == ".npz":
-        arrays = {k: (v.astype(str) if v.dtype == object else v) for k, v in table.items()}
-        np.savez_compressed(path, **arrays)
+        np.savez_compressed(path, **{k: (v.astype(str) if v.dtype == object else v) for k, v in table.items()})
     elif path.suffix == ".csv":
         write_csv(table, path)
+    elif path.suffix == ".parquet":
+        _require_pyarrow("writing Parquet")
+        import pandas as pd
+
+        frame = pd.DataFrame({k: (list(v) if v.ndim == 2 else v) for k, v in table.items()})
+        frame.to_parquet(path, index=False)
     else:
-        raise ValueError(f"expected a table file ending in .csv or .npz, got {str(path)!r}")
+        raise ValueError(f"expected a table file ending in {', '.join(TABLE_SUFFIXES)}, got {str(path)!r}")
     return path
 
 
 def load_table(path: str | Path) -> Table:
-    """Read a results table written by :func:`save_table` (or any CSV with the contract's column names)."""
+    """Read a results table written by :func:`save_table` or ``codeclens export`` (``.csv``, ``.npz`` or
+    ``.parquet``; any file with the contract's column names)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such table file: {str(path)!r}")
     if path.suffix == ".npz":
         try:
             with np.load(path, allow_pickle=False) as data:
-                raw = {k: data[k] for k in data.files}
+                raw: dict[str, Any] = {k: data[k] for k in data.files}
         except (OSError, ValueError) as exc:
             raise ValueError(f"expected a NumPy .npz table in {str(path)!r}: {exc}") from None
-    elif path.suffix == ".csv":
-        raw = _read_csv(path)
-    else:
-        raise ValueError(f"expected a table file ending in .csv or .npz, got {str(path)!r}")
-    return as_table(raw)
+        return as_table(raw)
+    if path.suffix == ".csv":
+        return as_table(_read_csv(path))
+    if path.suffix == ".parquet":
+        _require_pyarrow("reading Parquet")
+        import pandas as pd
 
-
-def write_csv(columns: Mapping[str, np.ndarray], path: str | Path) -> Path:
-    """Write a column table as CSV; 2-D columns (``top5``) are written as space-separated cells."""
-    path = Path(path)
-    names = list(columns)
-    n = n_rows(columns)
-    with path.open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(names)
-        for i in range(n):
-            writer.writerow([_cell(columns[name][i]) for name in names])
-    return path
-
-
-def _cell(v: object) -> str:
-    if isinstance(v, np.ndarray):
-        return " ".join(str(int(x)) for x in v)
-    if isinstance(v, (float, np.floating)):
-        return repr(float(v))
-    if isinstance(v, np.generic):
-        return str(v.item())
-    return str(v)
-
-
-def _read_csv(path: Path) -> dict[str, np.ndarray]:
-    with path.open(newline="") as fh:
-        reader = csv.reader(fh)
         try:
-            header = next(reader)
-        except StopIteration:
-            raise ValueError(f"expected a CSV header line in {str(path)!r}, got an empty file") from None
+            frame = pd.read_parquet(path)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"expected a Parquet table in {str(path)!r}: {exc}") from None
+        return as_table(frame)
+    raise ValueError(f"expected a table file ending in {', '.join(TABLE_SUFFIXES)}, got {str(path)!r}")
+
+
+def _require_pyarrow(what: str) -> None:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise ImportError(f"{what} needs pyarrow: pip install 'codeclens[distributed]' (or pip install pyarrow)") \
+            from None
+
+
+def _read_csv(path: Path) -> dict[str, Any]:
+    """Columns of a CSV file as written by :func:`codeclens.render.write_csv`; every row must have a cell per
+    column (pandas would pad short rows or shift long ones silently)."""
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if header is None:
+            raise ValueError(f"expected a CSV header line in {str(path)!r}, got an empty file")
         rows = list(reader)
     for lineno, row in enumerate(rows, start=2):
         if len(row) != len(header):
             raise ValueError(f"expected {len(header)} cells on line {lineno} of {str(path)!r}, got {len(row)}")
-    cols = list(zip(*rows)) if rows else [()] * len(header)
-    out: dict[str, np.ndarray] = {}
-    for name, cells in zip(header, cols):
+    columns = list(zip(*rows)) if rows else [()] * len(header)
+    out: dict[str, Any] = {}
+    for name, cells in zip(header, columns):
         if name == "top5":
             try:
                 out[name] = np.array([[int(x) for x in c.split()] for c in cells], dtype=np.int64).reshape(-1, 5)

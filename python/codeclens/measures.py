@@ -1,0 +1,56 @@
+"""Measures of one compressed version: bits per pixel, compression ratios and rank difference.
+
+The one place these formulas are written (the study, the analyses, the pre-transform evaluation, the training
+experiments and the demo call them). Conventions, as in the 2017 report (seed 000, eq. 1: C_R = n1 / n2, bits
+of the reference over bits of the compressed stream):
+
+- ``bits_per_pixel = 8 * nbytes / (width * height)``: bits of the coded stream per pixel of the image that was
+  encoded (after any downscaling).
+- ``cr_raw = RAW_BITS_PER_PIXEL * width * height / (8 * nbytes)``: against raw 24-bit RGB pixels of the encoded
+  image (a gray version is still compared with 24 bits per pixel, so that RGB and gray ratios share a scale).
+- ``cr_source = source_nbytes / nbytes``: against the source file as it was read (what the 2017 report's
+  Tables 4-6 use; a downscaled version is compared with the full-size source file).
+- ``rank_difference = rank(original) - rank(version)`` with ranks from 1 (best): 0 unchanged, negative when
+  compression hurt, positive when it helped.
+
+Every function takes Python numbers or numpy arrays (element-wise); sizes must be positive.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import numpy as np
+
+RAW_BITS_PER_PIXEL = 24.0
+
+Number = TypeVar("Number", float, np.ndarray)
+
+
+def bits_per_pixel(nbytes: Number, width: Number, height: Number) -> Number:
+    """Bits of ``nbytes`` per pixel of a ``width`` x ``height`` image."""
+    return 8.0 * nbytes / (width * height)  # type: ignore[return-value]
+
+
+def cr_raw(nbytes: Number, width: Number, height: Number) -> Number:
+    """Compression ratio against raw 24-bit RGB pixels of the encoded image."""
+    return RAW_BITS_PER_PIXEL * width * height / (8.0 * nbytes)  # type: ignore[return-value]
+
+
+def cr_source(source_nbytes: Number, nbytes: Number) -> Number:
+    """Compression ratio against the source file's size."""
+    return source_nbytes / nbytes  # type: ignore[return-value]
+
+
+def pixels_from_bpp(nbytes: Number, bpp: Number) -> Number:
+    """The pixel count a bits-per-pixel value was computed over (the inverse of :func:`bits_per_pixel`)."""
+    return 8.0 * nbytes / bpp  # type: ignore[return-value]
+
+
+def rank_difference(rank_original: Number, rank: Number) -> Number:
+    """rank(original) - rank(version); NaN where either rank is missing (NaN, or below 1)."""
+    ro = np.asarray(rank_original, dtype=np.float64)
+    rv = np.asarray(rank, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        out = np.where((ro >= 1) & (rv >= 1), ro - rv, np.nan)
+    return out if out.ndim else float(out)  # type: ignore[return-value]
