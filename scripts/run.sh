@@ -10,7 +10,7 @@ ROOT=$(pwd)
 VENV=${CODECLENS_VENV:-$ROOT/.venv}
 PYTHON_BIN=${PYTHON:-python3}
 
-APT_PACKAGES=(g++ cmake ninja-build pkg-config libjpeg62-turbo-dev libturbojpeg0)
+APT_PACKAGES=(g++ cmake ninja-build pkg-config libjpeg62-turbo-dev libturbojpeg0 libopenjp2-7 libopenjp2-tools)
 
 ensure_apt() {
   command -v dpkg-query >/dev/null || { echo "run.sh: not a Debian system; install: ${APT_PACKAGES[*]}" >&2; return 0; }

@@ -7,11 +7,13 @@ layers over it. Heavy dependencies (torch, matplotlib) are imported only by the 
 from __future__ import annotations
 
 from . import _core, jpeg
-from ._core import JpegError, default_thread_count, max_pixels, set_max_pixels
+from ._core import default_thread_count, max_pixels, set_max_pixels
+from .errors import CodecError, JpegError
 
 __version__: str = _core.__version__
 
 __all__ = [
+    "CodecError",
     "JpegError",
     "__version__",
     "default_thread_count",

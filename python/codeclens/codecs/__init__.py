@@ -42,9 +42,20 @@ def get_codec(name: str) -> Codec:
     return getattr(importlib.import_module(module), cls)()
 
 
+def quality_direction(name: str) -> int | None:
+    """+1 when a larger value in a codec's ``quality`` column means better quality (JPEG quality), -1 when it
+    means more compression (HEVC QP, JPEG 2000 compression ratio), None for the original, lossless codecs and
+    names that are not registered codecs."""
+    if name not in _REGISTRY:
+        return None
+    increasing = get_codec(name).quality_increasing
+    return None if increasing is None else (1 if increasing else -1)
+
+
 def codec_info() -> dict[str, dict[str, Any]]:
     """name -> {available, reason, versions, params, description} for every registered codec."""
     return {name: get_codec(name).info() for name in _REGISTRY}
 
 
-__all__ = ["Codec", "CodecUnavailable", "Param", "RateControl", "codec_info", "codec_names", "get_codec"]
+__all__ = ["Codec", "CodecUnavailable", "Param", "RateControl", "codec_info", "codec_names", "get_codec",
+           "quality_direction"]

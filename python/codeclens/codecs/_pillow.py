@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import CodecError
+
 
 def pil_encode(image: np.ndarray, fmt: str, **options: Any) -> bytes:
     """Encode a uint8 (H, W) or (H, W, 3) array with Pillow's ``fmt`` writer into bytes (no files)."""
@@ -17,10 +19,10 @@ def pil_encode(image: np.ndarray, fmt: str, **options: Any) -> bytes:
     return buf.getvalue()
 
 
-def pil_decode(data: bytes, fmt: str) -> np.ndarray:
+def pil_decode(data: bytes, fmt: str, codec: str) -> np.ndarray:
     """Decode bytes that must be of format ``fmt``; returns uint8 (H, W) for gray, else (H, W, 3).
 
-    Raises ValueError when the bytes are not a readable ``fmt`` image.
+    Raises :class:`codeclens.CodecError` naming ``codec`` when the bytes are not a readable ``fmt`` image.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -29,9 +31,9 @@ def pil_decode(data: bytes, fmt: str) -> np.ndarray:
             im.load()
             if im.mode not in ("L", "RGB"):
                 im = im.convert("RGB")
-            return np.asarray(im)
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
-        raise ValueError(f"cannot decode {fmt} data ({len(data)} bytes): {e}") from e
+            return np.array(im)  # writable, C-contiguous
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise CodecError(codec, f"cannot decode {fmt} data ({len(data)} bytes): {e}") from e
 
 
 def pillow_versions(feature: str | None = None) -> dict[str, str]:

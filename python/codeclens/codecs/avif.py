@@ -26,6 +26,7 @@ class AvifCodec(Codec):
               choices=("4:2:0", "4:2:2", "4:4:4")),
     )
     quality_param = "quality"
+    quality_increasing = True
     rate = RateControl("quality", 0, 100, increasing=True)
 
     def availability(self) -> tuple[bool, str]:
@@ -62,7 +63,7 @@ class AvifCodec(Codec):
         return pil_encode(image, "AVIF", **opts)
 
     def decode(self, data: bytes) -> np.ndarray:
-        return pil_decode(data, "AVIF")
+        return pil_decode(data, "AVIF", self.name)
 
     def stream_size(self, data: bytes) -> int:
         return coded_stream_size(bytes(data), "av1C")

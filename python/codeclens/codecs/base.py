@@ -8,7 +8,10 @@ A codec turns a uint8 image ((H, W, 3) RGB or (H, W) gray) into bytes and back. 
   values such as JPEG 2000's number of resolutions), recorded with every result;
 - ``stream_size(data)``: the bytes that count as the compressed size. For container formats (HEIF, AVIF)
   this is the coded stream (decoder configuration + coded data), without the container boxes;
-- a ``rate`` description so that a study can search the parameter that hits a target bits per pixel.
+- ``rate``: its rate capability, a :class:`RateControl` naming the parameter that
+  :func:`codeclens.codecs.rate.encode_at_bpp` searches for a target bits per pixel (None: no rate control);
+- ``quality_param`` and ``quality_increasing``: the parameter reported in the results' ``quality`` column and
+  whether a larger value means better quality (JPEG quality) or more compression (HEVC QP).
 """
 
 from __future__ import annotations
@@ -82,13 +85,19 @@ class Param:
 
 @dataclass(frozen=True)
 class RateControl:
-    """How to search a target rate: the integer parameter ``param`` in ``lo..hi``; ``increasing`` when a
-    larger value gives a larger stream (JPEG quality), false when it gives a smaller one (HEVC QP)."""
+    """A codec's rate capability: the parameter ``param`` searched in ``lo..hi`` for a target bits per pixel.
+
+    ``increasing``: a larger value gives a larger stream (JPEG quality), false when it gives a smaller one
+    (HEVC QP, a JPEG 2000 compression ratio). ``integer``: the parameter takes whole values (searched by
+    bisection over the integers), else it is continuous (searched in log space from the codec's
+    :meth:`Codec.rate_guess`).
+    """
 
     param: str
-    lo: int
-    hi: int
+    lo: float
+    hi: float
     increasing: bool
+    integer: bool = True
 
 
 class Codec:
@@ -101,6 +110,7 @@ class Codec:
     description: str = ""
     params: tuple[Param, ...] = ()
     quality_param: str | None = None  # the parameter reported in the results' ``quality`` column
+    quality_increasing: bool | None = None  # a larger quality value means better quality (None: no quality)
     rate: RateControl | None = None
 
     # -- to implement -----------------------------------------------------------------------------------
@@ -116,7 +126,7 @@ class Codec:
         raise NotImplementedError
 
     def decode(self, data: bytes) -> np.ndarray:
-        """Bytes -> uint8 (H, W, 3) or (H, W)."""
+        """Bytes -> a writable uint8 (H, W, 3) or (H, W) array; :class:`codeclens.CodecError` for bad data."""
         raise NotImplementedError
 
     # -- shared -----------------------------------------------------------------------------------------
@@ -137,11 +147,25 @@ class Codec:
         if not ok:
             raise CodecUnavailable(f"codec {self.name!r} is unavailable: {reason}")
 
+    def check_input(self, image: np.ndarray) -> np.ndarray:
+        """The validated input of :meth:`encode` (images: uint8 (H, W, 3) or (H, W), C-contiguous)."""
+        return check_image(image, f"{self.name}.encode")
+
     def encode(self, image: np.ndarray, **params: Any) -> bytes:
         """Encode a uint8 (H, W, 3) RGB or (H, W) gray image with ``params`` (see ``params``)."""
         self.require()
-        image = check_image(image, f"{self.name}.encode")
+        image = self.check_input(image)
         return self._encode(image, self.check_params(params))
+
+    def rate_params(self, value: float) -> dict[str, Any]:
+        """The parameters that set the rate parameter to ``value`` (see :class:`RateControl`)."""
+        if self.rate is None:
+            raise ValueError(f"codec {self.name!r} has no rate control")
+        return {self.rate.param: int(value) if self.rate.integer else float(value)}
+
+    def rate_guess(self, shape: tuple[int, ...], bpp: float) -> float | None:
+        """A first value of a continuous rate parameter for ``bpp`` on an image of ``shape`` (None: none)."""
+        return None
 
     def settings(self, shape: tuple[int, ...], **params: Any) -> dict[str, Any]:
         """The exact settings applied to an image of ``shape`` (JSON-serialisable)."""

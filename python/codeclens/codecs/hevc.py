@@ -1,10 +1,9 @@
 """HEVC still images (HEIF, x265) through pillow-heif: the stand-in for BPG in the 2017 report's grid.
 
 BPG wraps an HEVC Main Still Picture bitstream in a small header; here the same kind of bitstream is made by
-x265 through libheif and wrapped in HEIF. Rate control is a constant QP: ``qp`` is passed to x265 as
-``--qp`` (libheif parameter ``x265:qp``), which overrides libheif's quality-to-CRF mapping. ``quality``
-(0..100) selects that mapping instead when it is >= 0. Colour: RGB is converted by libheif to YCbCr with
-BT.601 matrix coefficients, full range (nclx 1/13/6/1), then subsampled to ``chroma`` (4:2:0 like BPG's
+x265 through libheif and wrapped in HEIF. Rate control is a constant QP, as BPG's: ``qp`` is passed to x265 as
+``--qp`` (libheif parameter ``x265:qp``), which overrides libheif's quality-to-CRF mapping. Colour: RGB is
+converted by libheif to YCbCr with BT.601 matrix coefficients, full range (nclx 1/13/6/1), then subsampled to ``chroma`` (4:2:0 like BPG's
 default, or 4:4:4); gray images are coded as monochrome (4:0:0). x265 preset and tune are libheif's
 defaults (slow, ssim), passed explicitly; x265 runs single-threaded per image (a study runs images in
 parallel). The size that counts (``stream_size``) is the HEVC stream: the hvcC decoder configuration
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import CodecError
 from ._isobmff import coded_stream_size
 from .base import Codec, Param, RateControl
 
@@ -31,8 +31,6 @@ class HevcCodec(Codec):
     params = (
         Param("qp", int, 32, "x265 constant quantization parameter, 0 (best) .. 51 (smallest)", key="qp",
               lo=0, hi=51),
-        Param("quality", int, -1, "libheif quality 0..100 (x265 CRF mapping) instead of qp; -1 = use qp",
-              key="quality", lo=-1, hi=100),
         Param("chroma", str, "420", "chroma subsampling of RGB input (gray is coded 4:0:0)", key="chroma",
               choices=("420", "422", "444")),
         Param("preset", str, "slow", "x265 preset", key="preset",
@@ -41,6 +39,7 @@ class HevcCodec(Codec):
         Param("tune", str, "ssim", "x265 tune", key="tune", choices=("psnr", "ssim", "grain", "fastdecode")),
     )
     quality_param = "qp"
+    quality_increasing = False
     rate = RateControl("qp", 0, 51, increasing=False)
 
     def availability(self) -> tuple[bool, str]:
@@ -64,15 +63,10 @@ class HevcCodec(Codec):
             "libde265": str(info.get("decoders", {}).get("libde265", "")),
         }
 
-    def quality_of(self, params: dict[str, Any]) -> float:
-        p = self.check_params(params)
-        return float(p["quality"] if p["quality"] >= 0 else p["qp"])
-
     def settings(self, shape: tuple[int, ...], **params: Any) -> dict[str, Any]:
         p = self.check_params(params)
         s = dict(p)
-        s["rate_control"] = ("libheif quality -> x265 CRF" if p["quality"] >= 0
-                             else "x265 constant QP (libheif parameter x265:qp)")
+        s["rate_control"] = "x265 constant QP (libheif parameter x265:qp)"
         s["chroma"] = p["chroma"] if len(shape) == 3 else "400 (monochrome)"
         s["matrix"] = "BT.601, full range (nclx 1/13/6/1)"
         s["threads"] = "x265 pools=1, frame-threads=1"
@@ -83,12 +77,9 @@ class HevcCodec(Codec):
     def _encode(self, image: np.ndarray, p: dict[str, Any]) -> bytes:
         import pillow_heif
 
-        enc = {"preset": p["preset"], "tune": p["tune"], "x265:pools": "1", "x265:frame-threads": "1"}
+        enc = {"preset": p["preset"], "tune": p["tune"], "x265:pools": "1", "x265:frame-threads": "1",
+               "x265:qp": str(p["qp"])}
         kwargs: dict[str, Any] = {}
-        if p["quality"] >= 0:
-            kwargs["quality"] = p["quality"]
-        else:
-            enc["x265:qp"] = str(p["qp"])
         mode = "RGB" if image.ndim == 3 else "L"
         if mode == "RGB":
             kwargs["chroma"] = p["chroma"]
@@ -106,11 +97,11 @@ class HevcCodec(Codec):
             heif = pillow_heif.open_heif(io.BytesIO(bytes(data)), convert_hdr_to_8bit=True)
             img = heif[0]
             arr = np.asarray(img)
-        except (ValueError, RuntimeError, OSError) as e:
-            raise ValueError(f"cannot decode HEIF/HEVC data ({len(data)} bytes): {e}") from e
+        except (ValueError, RuntimeError, OSError, IndexError, EOFError, SyntaxError) as e:
+            raise CodecError(self.name, f"cannot decode HEIF/HEVC data ({len(data)} bytes): {e}") from e
         if arr.ndim == 3 and arr.shape[2] == 4:
             arr = arr[:, :, :3]
-        return np.ascontiguousarray(arr)
+        return np.array(arr, order="C")  # writable, C-contiguous
 
     def stream_size(self, data: bytes) -> int:
         return coded_stream_size(bytes(data), "hvcC")

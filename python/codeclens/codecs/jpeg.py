@@ -25,6 +25,7 @@ class JpegCodec(Codec):
         Param("progressive", bool, False, "progressive scans", key="prog"),
     )
     quality_param = "quality"
+    quality_increasing = True
     rate = RateControl("quality", 1, 100, increasing=True)
 
     def availability(self) -> tuple[bool, str]:

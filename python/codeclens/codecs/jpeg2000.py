@@ -6,7 +6,15 @@ given as compression ratios, e.g. ``layers=(200, 40, 20)``: layer k stops at 1/r
 8 bits per component (OpenJPEG's ``-r``); a ratio of 1 lets the last layer take all remaining data.
 ``mode="dB"`` takes PSNR targets instead (OpenJPEG's ``-q``, increasing). The number of resolutions is 6,
 reduced for images smaller than 32 px so that the coarsest level keeps at least one pixel.
-``decode(data, layers=k)`` decodes only the first k quality layers (0 = all).
+``decode(data, layers=k)`` decodes only the first k quality layers (0 = all); ``reduce=r`` discards the r finest
+resolutions. A full decode goes through Pillow (in memory). Partial decodes go through glymur (OpenJPEG's Python
+binding; it reads files, so the bytes pass through a private temporary file): Pillow's public ``layers``
+attribute is applied only together with ``reduce``, and its ``reduce`` rounds the reduced size half up where
+OpenJPEG rounds up (301 pixels at reduce=2: 75 against OpenJPEG's 76, and the decode fails).
+
+Rate: a target bits per pixel is met with one layer whose compression ratio is searched (continuous, starting
+from 8 * channels / bpp, OpenJPEG's rate allocation missing it by a few percent). The ``quality`` column is the
+compression ratio of the last layer (larger = more compressed); NaN in ``dB`` mode.
 """
 
 from __future__ import annotations
@@ -16,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from ._pillow import pil_encode, pillow_feature, pillow_versions
-from .base import Codec, Param
+from ..errors import CodecError
+from .base import Codec, Param, RateControl
 
 DEFAULT_RESOLUTIONS = 6
 
@@ -45,6 +54,8 @@ class Jpeg2000Codec(Codec):
               choices=("LRCP", "RLCP", "RPCL", "PCRL", "CPRL")),
     )
     quality_param = "layers"
+    quality_increasing = False
+    rate = RateControl("layers", 1.0, 100000.0, increasing=False, integer=False)
 
     def availability(self) -> tuple[bool, str]:
         return pillow_feature("jpg_2000")
@@ -95,28 +106,77 @@ class Jpeg2000Codec(Codec):
     def _encode(self, image: np.ndarray, p: dict[str, Any]) -> bytes:
         return pil_encode(image, "JPEG2000", **self._options(image.shape, p))
 
-    def decode(self, data: bytes, layers: int = 0, reduce: int = 0) -> np.ndarray:
-        """Decode a J2K/JP2 stream; ``layers`` > 0 keeps only the first quality layers, ``reduce`` > 0
-        halves the resolution that many times (OpenJPEG's ``-l`` and ``-r``)."""
-        import io
+    def quality_of(self, params: dict[str, Any]) -> float:
+        p = self.check_params(params)
+        return float(p["layers"][-1]) if p["mode"] == "rates" else float("nan")
 
-        from PIL import Image, ImageFile, UnidentifiedImageError
+    def rate_params(self, value: float) -> dict[str, Any]:
+        """One quality layer at compression ratio ``value``."""
+        return {"layers": (float(value),)}
 
-        if int(layers) < 0 or int(reduce) < 0:
-            raise ValueError(f"jpeg2000.decode: layers and reduce must be >= 0, got {layers}, {reduce}")
-        try:
-            with Image.open(io.BytesIO(bytes(data)), formats=["JPEG2000"]) as im:
-                if layers or reduce:
-                    im.layers = int(layers)  # read by Pillow's load() when reduce > 0
-                    im.reduce = int(reduce)  # Pillow applies `reduce` (and the size) in load()
-                    t = im.tile[0]  # load() ignores `layers` when reduce == 0: set it in the tile
-                    im.tile = [ImageFile._Tile(t[0], t[1], t[2], (t[3][0], 0, int(layers), *t[3][3:]))]
-                im.load()
-                return np.asarray(im if im.mode in ("L", "RGB") else im.convert("RGB"))
-        except (UnidentifiedImageError, OSError, SyntaxError) as e:
-            raise ValueError(f"cannot decode JPEG 2000 data ({len(data)} bytes): {e}") from e
-
-    def direct_rate(self, shape: tuple[int, ...], bpp: float) -> dict[str, Any]:
-        """Parameters that target ``bpp`` directly: one layer at ratio (8 * channels) / bpp."""
+    def rate_guess(self, shape: tuple[int, ...], bpp: float) -> float:
+        """The ratio of raw 8-bit samples to ``bpp``: 8 * channels / bpp."""
         channels = 3 if len(shape) == 3 else 1
-        return {"layers": (max(1.0, 8.0 * channels / bpp),)}
+        return max(1.0, 8.0 * channels / bpp)
+
+    def decode(self, data: bytes, layers: int = 0, reduce: int = 0) -> np.ndarray:
+        """Decode a J2K/JP2 stream to uint8 (H, W, 3) or (H, W); ``layers`` > 0 keeps only the first quality
+        layers, ``reduce`` > 0 halves the resolution that many times (OpenJPEG's ``-l`` and ``-r``)."""
+        layers, reduce = _count(layers, "layers"), _count(reduce, "reduce")
+        if layers or reduce:
+            return _glymur_decode(bytes(data), layers, reduce)
+        return _pillow_decode(bytes(data))
+
+
+def _count(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"jpeg2000.decode: {name} must be an integer, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"jpeg2000.decode: {name} must be >= 0, got {value}")
+    return int(value)
+
+
+def _pillow_decode(data: bytes) -> np.ndarray:
+    """Every layer at full resolution, through Pillow's public API, in memory."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data), formats=["JPEG2000"]) as im:
+            im.load()
+            return np.array(im if im.mode in ("L", "RGB") else im.convert("RGB"))  # writable, C-contiguous
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise CodecError("jpeg2000", f"cannot decode JPEG 2000 data ({len(data)} bytes): {e}") from e
+
+
+def _glymur_decode(data: bytes, layers: int, reduce: int) -> np.ndarray:
+    """The first ``layers`` quality layers (0: all) with the ``reduce`` finest resolutions discarded, decoded by
+    glymur from a private temporary file."""
+    import os
+    import tempfile
+
+    try:
+        import glymur
+    except ImportError:
+        raise ImportError("decoding some layers or resolutions of a JPEG 2000 stream needs glymur and OpenJPEG "
+                          "(pip install glymur; Debian: apt install libopenjp2-7)") from None
+    suffix = ".jp2" if data[4:8] == b"jP  " else ".j2k"
+    fd, path = tempfile.mkstemp(suffix=suffix, prefix="codeclens-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        jp2 = glymur.Jp2k(path)
+        coded = next(seg.layers for seg in jp2.codestream.segment if hasattr(seg, "layers"))
+        jp2.layer = layers if layers < coded else 0  # glymur: 0 = every layer
+        step = 2 ** reduce
+        pixels = jp2[::step, ::step] if reduce else jp2[:]
+    except (OSError, RuntimeError, ValueError, IndexError, AttributeError, StopIteration) as e:
+        raise CodecError("jpeg2000", f"cannot decode JPEG 2000 data ({len(data)} bytes): {e}") from e
+    finally:
+        os.unlink(path)
+    if pixels.dtype != np.uint8:
+        raise CodecError("jpeg2000", f"expected 8-bit samples, got {pixels.dtype}")
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[:, :, 0]
+    return np.ascontiguousarray(pixels[:, :, :3] if pixels.ndim == 3 else pixels)

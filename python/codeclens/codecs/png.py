@@ -39,4 +39,4 @@ class PngCodec(Codec):
         return pil_encode(image, "PNG", compress_level=p["compress_level"])
 
     def decode(self, data: bytes) -> np.ndarray:
-        return pil_decode(data, "PNG")
+        return pil_decode(data, "PNG", self.name)

@@ -23,6 +23,7 @@ class WebpCodec(Codec):
         Param("method", int, 4, "speed/quality trade-off 0 (fast) .. 6 (best)", key="m", lo=0, hi=6),
     )
     quality_param = "quality"
+    quality_increasing = True
     rate = RateControl("quality", 0, 100, increasing=True)
 
     def availability(self) -> tuple[bool, str]:
@@ -45,4 +46,4 @@ class WebpCodec(Codec):
         return pil_encode(image, "WEBP", quality=p["quality"], method=p["method"], lossless=False)
 
     def decode(self, data: bytes) -> np.ndarray:
-        return pil_decode(data, "WEBP")
+        return pil_decode(data, "WEBP", self.name)
