@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from codeclens import dct, jpeg
+from codeclens.data import sample_photos
 from codeclens.dctdata import (
     DctDataset,
     DctStats,
@@ -19,7 +20,6 @@ from codeclens.dctdata import (
     collate,
     crop,
     dct_tensor,
-    folder_items,
     from_pixels,
     hflip,
     make_loader,
@@ -27,7 +27,7 @@ from codeclens.dctdata import (
     random_crop,
     read_dct,
     rgb_to_ycbcr,
-    sample_items,
+    items_of,
     to_device,
 )
 
@@ -187,7 +187,7 @@ def test_from_pixels_matches_independent_dct():
 
 
 def test_stats_roundtrip_and_normalize(tmp_path):
-    ds = DctDataset(sample_items()[:4], bands=8, crop=64)
+    ds = DctDataset(items_of(sample_photos())[:4], bands=8, crop=64)
     stats = ds.compute_stats()
     xs = np.stack([ds.tensor(i, normalize=False).numpy() for i in range(4)])
     np.testing.assert_allclose(stats.mean, xs.mean(axis=(0, 2, 3)), rtol=1e-9, atol=1e-9)
@@ -196,16 +196,16 @@ def test_stats_roundtrip_and_normalize(tmp_path):
     loaded = DctStats.load(path)
     np.testing.assert_array_equal(loaded.mean, stats.mean)
     assert loaded.settings["images"] == 4 and loaded.settings["blocks"] == 4 * 8 * 8
-    normed = DctDataset(sample_items()[:4], bands=8, crop=64, stats=loaded)
+    normed = DctDataset(items_of(sample_photos())[:4], bands=8, crop=64, stats=loaded)
     z = torch.stack([normed[i][0] for i in range(4)])
     assert torch.allclose(z.mean(dim=(0, 2, 3)), torch.zeros(24), atol=1e-4)
     assert torch.allclose(z.std(dim=(0, 2, 3), unbiased=False), torch.ones(24), atol=1e-3)
     with pytest.raises(ValueError, match="computed for"):
-        DctDataset(sample_items()[:4], bands=16, crop=64, stats=loaded)
+        DctDataset(items_of(sample_photos())[:4], bands=16, crop=64, stats=loaded)
 
 
 def test_dataset_loader_workers_and_collate(tmp_path):
-    items = sample_items()[:6]
+    items = items_of(sample_photos())[:6]
     ds = DctDataset(items, bands=16, crop=96, train=True)
     loader = make_loader(ds, batch_size=3, shuffle=True, workers=2)
     batches = list(loader)
@@ -230,16 +230,21 @@ def test_folder_items_and_non_jpeg_sources(tmp_path):
         (tmp_path / cls).mkdir()
         photo = next(p for p in test_photos() if p.name == name)
         Image.open(photo.path).convert("RGB").save(tmp_path / cls / f"{name}.png")
-    items, classes = folder_items(tmp_path)
-    assert classes == ["cat", "cup"] and [i.label for i in items] == [0, 1]
+    from codeclens.data import folder_classes, resolve_photos
+
+    items = items_of(resolve_photos(tmp_path, labels="folders"))
+    assert folder_classes(tmp_path) == ["cat", "cup"] and [i.label for i in items] == [0, 1]
     ds = DctDataset(items, bands=8, crop=64, non_jpeg_subsampling="420")
     x, y = ds[1]
     assert x.shape == (24, 8, 8) and y == 1
     px = PixelDataset(items, size=64, resize=80, quality=30)
     x, _ = px[0]
     assert x.shape == (3, 64, 64)
-    with pytest.raises(FileNotFoundError, match="no images found"):
-        folder_items(tmp_path / "cat")
+    with pytest.raises(ValueError, match="training needs labelled photos; 1 have no label"):
+        items_of(resolve_photos(tmp_path / "cat", labels="folders"))  # a flat folder of unlabelled images
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no images found"):
+        resolve_photos(tmp_path / "empty", labels="folders")
 
 
 def test_dct_dataset_bad_settings():

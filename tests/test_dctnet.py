@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from codeclens import jpeg
-from codeclens.dctdata import DctDataset, collate, sample_items
+from codeclens.data import sample_photos
+from codeclens.dctdata import DctDataset, collate, items_of
 from codeclens.models import resnet
 from codeclens.models.complexity import SLIDE_TABLE, count_flops, count_macs, count_parameters, format_table
 from codeclens.models.dct_resnet import DctResNet50, dct_resnet50
@@ -30,7 +31,7 @@ TORCHVISION_PARAMS = {
 @pytest.fixture(scope="module")
 def dct_batch():
     """Two real photos as DCT tensors (64 frequencies per component, 32x32-pixel central crops)."""
-    ds = DctDataset(sample_items()[:2], bands=64, crop=32)
+    ds = DctDataset(items_of(sample_photos())[:2], bands=64, crop=32)
     stats = ds.compute_stats()
     x, y = collate([(stats.normalize(ds.tensor(i, normalize=False)), i) for i in range(2)])
     return x, y
@@ -58,7 +59,7 @@ def test_resnet_parameter_counts_and_keys(name):
 
 def test_resnet18_forward_backward_on_photo():
     model = resnet.resnet18(num_classes=5)
-    x = torch.from_numpy(jpeg.decode(sample_items()[0].source.read_bytes())[:96, :96].copy())
+    x = torch.from_numpy(jpeg.decode(items_of(sample_photos())[0].source.read_bytes())[:96, :96].copy())
     x = x.permute(2, 0, 1)[None].float().div(255).repeat(2, 1, 1, 1)
     out = model(x)
     assert out.shape == (2, 5)
@@ -122,20 +123,19 @@ def test_complexity_table_format():
 
 
 def test_parallel_topology_shares_weights_and_trains(tmp_path):
-    from codeclens.models.parallel import (
-        EfficientNetLite0Features,
-        JpegVersions,
-        ParallelTopology,
-        StagedUnfreezing,
-        tf_preprocess,
-    )
+    from dataclasses import replace
 
-    photos = sample_items()[:2]
-    versions = JpegVersions(qualities=(None, 50, 10), size=96)
+    from codeclens.models.parallel import EfficientNetLite0Features, JpegVersions, ParallelTopology, StagedUnfreezing
+    from codeclens.models.preprocess import TF_STYLE
+
+    photos = items_of(sample_photos())[:2]
+    pre = replace(TF_STYLE, size=96, resize=128)
+    versions = JpegVersions(qualities=(None, 50, 10), preprocess=pre)
     rgb = [jpeg.decode(p.source.read_bytes()) for p in photos]
-    x = torch.from_numpy(np.stack([versions(r) for r in rgb]))
+    x = torch.stack([versions(r) for r in rgb])
     assert x.shape == (2, 3, 3, 96, 96)
-    np.testing.assert_array_equal(x[0, 0].numpy(), tf_preprocess(rgb[0], 96))  # version 0 is the original
+    original = pre.normalize(torch.from_numpy(pre.prepare(rgb[0])[None]))[0]
+    torch.testing.assert_close(x[0, 0], original, rtol=0, atol=0)  # version 0 is the original
     raw = versions.versions(rgb[0])
     assert np.abs(raw[2].astype(int) - rgb[0]).mean() > np.abs(raw[1].astype(int) - rgb[0]).mean() > 0
 
@@ -184,8 +184,18 @@ def test_parallel_topology_shares_weights_and_trains(tmp_path):
     assert [plateau.stage_for(hist, e) for e in range(6)] == [0, 0, 0, 0, 1, 1]
 
 
+def small_frozen_classifier():
+    """The embedded EfficientNet-Lite0 behind its own preprocessing, scaled down to 96-pixel inputs (fast)."""
+    from dataclasses import replace
+
+    from codeclens.models.pretransform import ClassifierOnPixels
+    from codeclens.models.registry import load_network
+
+    net = load_network()
+    return ClassifierOnPixels(net.module, replace(net.preprocess, size=96, resize=128))
+
+
 def test_pretransform_identity_start_tv_and_backward():
-    from codeclens.models.parallel import efficientnet_lite0
     from codeclens.models.pretransform import (
         ClassifierOnPixels,
         PreTransformNet,
@@ -194,7 +204,7 @@ def test_pretransform_identity_start_tv_and_backward():
         total_variation,
     )
 
-    rgb = jpeg.decode(sample_items()[0].source.read_bytes())[:100, :120]
+    rgb = jpeg.decode(items_of(sample_photos())[0].source.read_bytes())[:100, :120]
     x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255
     net = PreTransformNet()
     y = net(x)
@@ -205,10 +215,11 @@ def test_pretransform_identity_start_tv_and_backward():
     ramp = torch.linspace(0, 1, 9).repeat(1, 3, 9, 1)  # horizontal ramp: 1/8 per step
     assert abs(total_variation(ramp).item() - 1 / 8) < 1e-6
 
-    clf = ClassifierOnPixels(efficientnet_lite0(), size=96)
+    clf = small_frozen_classifier()
+    assert isinstance(clf, ClassifierOnPixels)
     pipe = PretransformPipeline(net, clf)
     loss_fn = recognition_tv_loss(pipe, lam=1.0)
-    label = torch.tensor([sample_items()[0].label])
+    label = torch.tensor([items_of(sample_photos())[0].label])
     loss = loss_fn(pipe(x), label)
     loss.backward()
     assert net.out.weight.grad is not None and net.out.weight.grad.abs().sum() > 0
@@ -219,16 +230,25 @@ def test_pretransform_identity_start_tv_and_backward():
 
 @pytest.mark.parametrize("codec", ["jpeg", "jpeg2000", "hevc"])
 def test_pretransform_rate_accuracy_evaluation(codec):
-    from codeclens.models.parallel import efficientnet_lite0
-    from codeclens.models.pretransform import CODECS, ClassifierOnPixels, PreTransformNet, evaluate_rate_accuracy
+    """Through the codec registry: each photo's rate parameter searched to targets under 1 bpp (HEVC by QP), the
+    codec's own stream size counted, the study's BD-rate function."""
+    from codeclens.codecs import get_codec
+    from codeclens.codecs.rate import encode_at_bpp
+    from codeclens.measures import bits_per_pixel
+    from codeclens.models.pretransform import DEFAULT_TARGETS, PreTransformNet, evaluate_rate_accuracy
 
-    items = sample_items()[:2]
+    assert len(DEFAULT_TARGETS) == 4 and max(DEFAULT_TARGETS) < 1.0  # the paper's "4 points under 1.0 bpp"
+    items = items_of(sample_photos())[:2]
     images = [np.ascontiguousarray(jpeg.decode(it.source.read_bytes())[:128, :128]) for it in items]
-    clf = ClassifierOnPixels(efficientnet_lite0(), size=96)
-    settings = CODECS[codec][1][:2]
-    r = evaluate_rate_accuracy(PreTransformNet(), clf, images, [it.label for it in items], codec, settings, n_boot=10)
+    targets = (0.6, 0.9)  # reachable at 128 x 128 (JPEG quality 1 is about 0.45 bpp here)
+    r = evaluate_rate_accuracy(PreTransformNet(), small_frozen_classifier(), images, [it.label for it in items],
+                               codec, targets, n_boot=10)
     assert r.rate_anchor.shape == (2, 2) and set(np.unique(r.correct_test)) <= {0.0, 1.0}
     # an identity pre-transform (the bypass net's start) compresses to the same bits as the originals
     np.testing.assert_allclose(r.rate_test, r.rate_anchor)
-    assert np.all(r.rate_anchor[:, 0] < r.rate_anchor[:, 1])  # settings ordered from low to high rate
+    assert np.all(r.rate_anchor <= np.array(targets)) and np.all(r.rate_anchor[:, 0] < r.rate_anchor[:, 1])
+    # the rate is the codec's coded stream (HEVC: without the HEIF boxes), as in the study
+    c = get_codec(codec)
+    _, data = encode_at_bpp(c, images[0], targets[1])
+    assert r.rate_anchor[0, 1] == pytest.approx(bits_per_pixel(c.stream_size(data), 128, 128))
     assert (r.bd_rate is None) == bool(r.note)

@@ -10,8 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from codeclens.models.classifier import IMAGENET_STYLE, TF_STYLE, Preprocess
-from codeclens.models.registry import load_classifier, model_names
+from codeclens.models.preprocess import IMAGENET_STYLE, TF_STYLE, Preprocess
+from codeclens.models.registry import load_classifier, load_network, model_names
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_rank_probability_and_top5_agree_with_the_logits(classifier, images, sam
         assert list(p.top5) == order[:5] and p.top1 == order[0]
         assert p.p_true == pytest.approx(torch.softmax(logits[i], 0)[labels[i]].item(), rel=1e-9)
     unlabelled = classifier.predict(inputs[:1], [-1])[0]
-    assert unlabelled.rank == -1 and np.isnan(unlabelled.p_true)
+    assert unlabelled.rank is None and np.isnan(unlabelled.p_true)
 
 
 def test_preprocessing_geometry():
@@ -59,6 +59,36 @@ def test_preprocessing_geometry():
     assert IMAGENET_STYLE.prepare(img).shape == (224, 224, 3)
     gray = TF_STYLE.prepare(np.full((50, 60), 90, np.uint8))
     assert gray.shape == (224, 224, 3) and np.all(gray == 90)
+    # TF's _decode_and_center_crop: int(224 / 256 * 300) = 262 rows, offset ((300 - 262) + 1) // 2 = 19
+    assert TF_STYLE.tf_crop(300, 400) == (19, 69, 262)
+    assert IMAGENET_STYLE.resized_shape(300, 400) == (256, 341) and IMAGENET_STYLE.center_offset(256, 341) == (16, 58)
+    with pytest.raises(ValueError, match="preprocess style must be one of"):
+        Preprocess(style="caffe")
+
+
+@pytest.mark.parametrize("style", [TF_STYLE, IMAGENET_STYLE], ids=["tf", "imagenet"])
+def test_differentiable_preprocessing_matches_the_pillow_path(style, images):
+    """The torch path (used through frozen classifiers) has the same geometry and normalisation as the study's
+    Pillow path; the two antialiased resamplers differ by rounding only."""
+    im = np.ascontiguousarray(images[2][:333, :451])
+    a = style.normalize(torch.from_numpy(style.prepare(im)[None]))
+    x = torch.from_numpy(im).permute(2, 0, 1).float().div(255)[None].requires_grad_(True)
+    b = style.prepare_tensor(x)
+    assert a.shape == b.shape == (1, 3, 224, 224)
+    levels = (a - b.detach()).abs() * torch.tensor(style.std).view(1, 3, 1, 1)  # back to the 0..255 scale
+    assert float(levels.mean()) < 0.5 and float(levels.max()) < 8
+    b.sum().backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0
+
+
+def test_load_network_with_a_new_head():
+    net = load_network("efficientnet-lite0", num_classes=10)
+    assert net.module._fc.out_features == 10 and net.preprocess is TF_STYLE
+    full = load_network("efficientnet-lite0").module.state_dict()
+    body = net.module.state_dict()
+    assert torch.equal(body["_conv_stem.weight"], full["_conv_stem.weight"])
+    with pytest.raises(ValueError, match="num_classes must be a positive integer, got 0"):
+        load_network(num_classes=0)
 
 
 def test_torchscript_file(tmp_path, images):
@@ -117,5 +147,5 @@ def test_registry_errors(tmp_path):
         load_classifier(weights=tmp_path / "w.pth")
     with pytest.raises(ValueError, match=r"preprocess must be one of \['imagenet', 'tf'\], got 'caffe'"):
         load_classifier(preprocess="caffe")
-    with pytest.raises(ValueError, match=r"device must be 'auto', 'cpu' or 'cuda\[:N\]', got 'tpu'"):
+    with pytest.raises(ValueError, match=r"device: expected 'auto', 'cpu' or 'cuda\[:N\]', got 'tpu'"):
         load_classifier(device="tpu")

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from codeclens.cli import main
-from codeclens.dctdata import DctDataset, make_loader, sample_items
+from codeclens.data import sample_photos
+from codeclens.dctdata import DctDataset, items_of, make_loader
 from codeclens.training.loop import TrainConfig, Trainer, topk_correct
 from codeclens.training.models import SmallCNN, build_model, input_kind
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def dct_loader(train: bool, n: int = 8, shuffle: bool = False):
-    items = sample_items()[:n]
+    items = items_of(sample_photos())[:n]
     labels = {it.label: i for i, it in enumerate(items)}
     from codeclens.dctdata import Item
 
@@ -104,7 +105,7 @@ def test_cli_fit_resume_and_stats(tmp_path, capsys):
     assert [r["epoch"] for r in rows] == ["1", "2"]
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["spec"]["model"] == "dct-cnn"
-    assert len(cfg["spec"]["labels"]) == len({it.label for it in sample_items()})
+    assert len(cfg["spec"]["labels"]) == len({it.label for it in items_of(sample_photos())})
     stats_path = tmp_path / "stats.json"
     assert main(["train", "dct-stats", "--bands", "4", "--crop", "32", "--out", str(stats_path)]) == 0
     assert json.loads(stats_path.read_text())["settings"]["images"] == 20

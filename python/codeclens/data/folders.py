@@ -1,7 +1,12 @@
-"""Photo sets on disk: a folder in ImageNet validation layout, or a CSV of ``path,label``.
+"""Photo sets on disk: a folder of class sub-folders, or a CSV of ``path,label``; the one place photo lists
+are made (the study and the training commands both use :func:`resolve_photos`).
 
-Both give ``SamplePhoto`` records (path, ImageNet-1k label or -1, name, source); nothing is decoded here,
-so a corrupt file is listed like any other and fails later, where the study records it.
+Both give ``SamplePhoto`` records (path, label or -1, name, source); nothing is decoded here, so a corrupt
+file is listed like any other and fails later, where the study records it. Labels: ``labels="imagenet"``
+reads ImageNet-1k labels (sub-folders or CSV cells named by WordNet id or index 0..999, as the ImageNet
+validation layout); ``labels="folders"`` numbers the sorted sub-folder names 0..K-1 (a dataset of your own
+classes; a CSV then holds integer labels). Files directly in the folder are labelled from an
+``imagenet_NN_LABEL`` name (the embedded photos' naming) and unlabelled otherwise.
 """
 
 from __future__ import annotations
@@ -10,8 +15,13 @@ import csv
 import functools
 from pathlib import Path
 
+from typing import Literal
+
 from .classes import parse_label
-from .samples import SamplePhoto, sample_photos, test_photos
+from .samples import SamplePhoto, label_from_name, sample_photos, test_photos
+
+Labels = Literal["imagenet", "folders"]
+LABELS = ("imagenet", "folders")
 
 
 @functools.lru_cache(maxsize=1)
@@ -27,39 +37,70 @@ def _is_image(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in image_extensions()
 
 
-def folder_photos(root: str | Path) -> list[SamplePhoto]:
-    """Photos in ``root`` laid out as the ImageNet validation set: ``root/<wnid or index>/<image>``.
+def _check_labels(labels: str) -> None:
+    if labels not in LABELS:
+        raise ValueError(f"labels: expected one of {LABELS}, got {labels!r}")
 
-    Sub-folder names are WordNet ids (``n01440764``) or class indices (``0``..``999``); images directly in
-    ``root`` are taken unlabelled (label -1). Files whose extension Pillow does not know are skipped.
-    Sorted by relative path. Raises FileNotFoundError / NotADirectoryError / ValueError with the path.
-    """
+
+def folder_classes(root: str | Path) -> list[str]:
+    """Sorted names of the sub-folders of ``root``: the classes 0..K-1 of ``labels="folders"``."""
+    return sorted(p.name for p in Path(root).iterdir() if p.is_dir())
+
+
+def folder_photos(root: str | Path, labels: Labels = "imagenet") -> list[SamplePhoto]:
+    """Photos in ``root``: ``root/<class>/<image>`` (searched recursively below each class folder) and images
+    directly in ``root`` (see the module docstring for ``labels``). Files whose extension Pillow does not
+    know are skipped. Sorted by relative path. Raises FileNotFoundError / NotADirectoryError / ValueError
+    naming the path."""
+    _check_labels(labels)
     root = Path(root)
     if not root.exists():
         raise FileNotFoundError(f"photo folder {root} does not exist")
     if not root.is_dir():
         raise NotADirectoryError(f"expected a folder of photos, got the file {root}")
-    photos = [SamplePhoto(p, -1, p.stem, f"folder:{root}") for p in sorted(root.iterdir()) if _is_image(p)]
-    for sub in sorted(p for p in root.iterdir() if p.is_dir()):
-        try:
-            label = parse_label(sub.name)
-        except ValueError as e:
-            raise ValueError(f"sub-folder {sub} of an ImageNet-layout folder: {e}") from None
+    photos = [SamplePhoto(p, label_from_name(p.name), p.stem, f"folder:{root}")
+              for p in sorted(root.iterdir()) if _is_image(p)]
+    for k, name in enumerate(folder_classes(root)):
+        sub = root / name
+        if labels == "folders":
+            label = k
+        else:
+            try:
+                label = parse_label(name)
+            except ValueError as e:
+                raise ValueError(f"sub-folder {sub} of an ImageNet-layout folder: {e} (for classes of your own, "
+                                 "name the labels as folders)") from None
         for p in sorted(sub.rglob("*")):
             if _is_image(p):
-                photos.append(SamplePhoto(p, label, f"{sub.name}/{p.relative_to(sub).with_suffix('')}",
+                photos.append(SamplePhoto(p, label, f"{name}/{p.relative_to(sub).with_suffix('')}",
                                           f"folder:{root}"))
     if not photos:
-        raise ValueError(f"no images found in {root} (expected <wnid or index>/<image> files)")
+        raise ValueError(f"no images found in {root} (expected <class>/<image> files)")
     return photos
 
 
-def csv_photos(path: str | Path) -> list[SamplePhoto]:
+def _csv_label(text: str, labels: Labels) -> int:
+    if text in ("", "-1"):
+        return -1
+    if labels == "imagenet":
+        return parse_label(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"expected an integer class label, got {text!r}") from None
+    if value < 0:
+        raise ValueError(f"expected a class label >= 0 (or -1 / empty for none), got {value}")
+    return value
+
+
+def csv_photos(path: str | Path, labels: Labels = "imagenet") -> list[SamplePhoto]:
     """Photos listed in a CSV file of ``path,label`` rows (a header row ``path,label`` is optional).
 
-    Relative paths are relative to the CSV's folder; a label is an index 0..999, a WordNet id, or empty
-    / -1 for unlabelled. Raises ValueError naming the line of a malformed row.
+    Relative paths are relative to the CSV's folder; a label is an ImageNet-1k index 0..999 or WordNet id
+    (``labels="imagenet"``) or any integer >= 0 (``labels="folders"``), empty / -1 for unlabelled. Raises
+    ValueError naming the line of a malformed row.
     """
+    _check_labels(labels)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"CSV file {path} does not exist")
@@ -77,7 +118,7 @@ def csv_photos(path: str | Path) -> list[SamplePhoto]:
                 file = path.parent / file
             text = row[1].strip() if len(row) == 2 else ""
             try:
-                label = -1 if text in ("", "-1") else parse_label(text)
+                label = _csv_label(text, labels)
             except ValueError as e:
                 raise ValueError(f"{path}:{lineno}: {e}") from None
             photos.append(SamplePhoto(file, label, file.stem, f"csv:{path}"))
@@ -86,11 +127,13 @@ def csv_photos(path: str | Path) -> list[SamplePhoto]:
     return photos
 
 
-def resolve_photos(spec: str | Path) -> list[SamplePhoto]:
-    """Photos from a spec: ``embedded`` (the labelled sample set), ``test`` (scikit-image photos,
-    unlabelled), a folder (ImageNet layout), a ``.csv`` file, or a single image file (unlabelled)."""
+def resolve_photos(spec: str | Path, labels: Labels = "imagenet") -> list[SamplePhoto]:
+    """Photos from a spec: ``embedded`` (or ``samples``: the labelled sample set), ``test`` (scikit-image
+    photos, unlabelled), a folder, a ``.csv`` file, or a single image file (unlabelled); ``labels`` as in
+    :func:`folder_photos`."""
+    _check_labels(labels)
     text = str(spec)
-    if text == "embedded":
+    if text in ("embedded", "samples"):
         return sample_photos()
     if text == "test":
         photos = test_photos()
@@ -99,9 +142,9 @@ def resolve_photos(spec: str | Path) -> list[SamplePhoto]:
         return photos
     path = Path(text)
     if path.is_dir():
-        return folder_photos(path)
+        return folder_photos(path, labels)
     if path.suffix.lower() == ".csv":
-        return csv_photos(path)
+        return csv_photos(path, labels)
     if path.is_file():
         return [SamplePhoto(path, -1, path.stem, "file")]
     raise FileNotFoundError(

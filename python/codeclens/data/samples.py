@@ -14,7 +14,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-_IMAGENET_NAME = re.compile(r"imagenet_(\d+)_(\d+)\.jpg$")
+_IMAGENET_NAME = re.compile(r"imagenet_(\d+)_(\d+)\.[A-Za-z0-9]+$")
+
+
+def label_from_name(name: str) -> int:
+    """The ImageNet-1k label of a file named ``imagenet_NN_LABEL.ext`` (the embedded photos' naming), else -1."""
+    m = _IMAGENET_NAME.search(name)
+    return int(m.group(2)) if m and int(m.group(2)) < 1000 else -1
 
 
 @dataclass(frozen=True)
@@ -48,11 +54,8 @@ def sample_photos() -> list[SamplePhoto]:
             "the embedded sample photos come from the foolbox wheel: pip install 'foolbox==3.3.4' "
             "(or pip install 'codeclens[study]')"
         )
-    photos = []
-    for path in sorted(data.glob("imagenet_*.jpg")):
-        m = _IMAGENET_NAME.search(path.name)
-        if m:
-            photos.append(SamplePhoto(path, int(m.group(2)), path.stem, "foolbox"))
+    photos = [SamplePhoto(path, label_from_name(path.name), path.stem, "foolbox")
+              for path in sorted(data.glob("imagenet_*.jpg")) if label_from_name(path.name) >= 0]
     if not photos:
         raise FileNotFoundError(f"no imagenet_*.jpg photos in {data}")
     return photos

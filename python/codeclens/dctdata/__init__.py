@@ -3,7 +3,8 @@ normalisation statistics, torch datasets and loaders.
 
     img = read_dct(jpeg_bytes)                      # per-component quantized coefficients
     x = dct_tensor(img, bands=32)                   # float32 (3*32, H/8, W/8), chroma on the luma grid
-    ds = DctDataset(folder_items(root)[0], bands=32, crop=224, train=True, stats=DctStats.load(p))
+    ds = DctDataset(items_of(resolve_photos(root, labels="folders")), bands=32, crop=224, train=True,
+                    stats=DctStats.load(p))
 """
 
 from .dataset import (
@@ -11,12 +12,9 @@ from .dataset import (
     Item,
     PixelDataset,
     collate,
-    csv_items,
-    decode_pixels,
-    folder_items,
+    items_of,
     load_dct,
     make_loader,
-    sample_items,
     to_device,
 )
 from .image import DctImage, center_crop, crop, from_pixels, hflip, pad_to, random_crop, read_dct, rgb_to_ycbcr
@@ -34,19 +32,16 @@ __all__ = [
     "collate",
     "component_bands",
     "crop",
-    "csv_items",
     "dct_tensor",
-    "decode_pixels",
-    "folder_items",
     "from_pixels",
     "hflip",
+    "items_of",
     "load_dct",
     "make_loader",
     "pad_to",
     "random_crop",
     "read_dct",
     "rgb_to_ycbcr",
-    "sample_items",
     "to_device",
     "upsample_to_luma",
 ]

@@ -9,18 +9,18 @@ crops in every worker and epoch.
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ..data import SamplePhoto, read_image
+from ..data.images import Source
+from ..models.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from .image import DctImage, center_crop, from_pixels, hflip, pad_to, random_crop, read_dct
 from .stats import DctStats
 from .tensors import Layout, dct_tensor
@@ -30,18 +30,11 @@ __all__ = [
     "Item",
     "PixelDataset",
     "collate",
-    "csv_items",
-    "folder_items",
+    "items_of",
     "load_dct",
     "make_loader",
-    "sample_items",
     "to_device",
 ]
-
-Source = Union[Path, bytes, np.ndarray]
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
-_IMAGENET_NAME = re.compile(r"imagenet_\d+_(\d+)\.[A-Za-z]+$")
-
 
 @dataclass(frozen=True)
 class Item:
@@ -51,93 +44,28 @@ class Item:
     label: int
 
 
-def _is_jpeg(data: bytes) -> bool:
-    return data[:3] == b"\xff\xd8\xff"
+def items_of(photos: Sequence[SamplePhoto]) -> list[Item]:
+    """Dataset items of photo records (``codeclens.data.resolve_photos``); unlabelled photos are refused."""
+    unlabelled = [str(p.path) for p in photos if p.label < 0]
+    if unlabelled:
+        raise ValueError(f"training needs labelled photos; {len(unlabelled)} have no label, e.g. {unlabelled[0]}")
+    return [Item(p.path, p.label) for p in photos]
 
 
-def _read_bytes(source: Source) -> bytes | None:
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return bytes(source)
-    if isinstance(source, (str, Path)):
-        return Path(source).read_bytes()
-    return None
-
-
-def decode_pixels(source: Source) -> np.ndarray:
-    """uint8 (H, W, 3) RGB of any source (JPEG through the core, anything else through Pillow)."""
+def _jpeg_bytes(source: Source) -> bytes | None:
+    """The bytes of a JPEG source (a path or bytes), None for anything else."""
     if isinstance(source, np.ndarray):
-        a = source if source.ndim == 3 else np.repeat(source[..., None], 3, axis=2)
-        if a.dtype != np.uint8 or a.shape[2] not in (1, 3):
-            raise ValueError(f"expected a uint8 (H, W, 3) or (H, W) array, got {a.dtype} {a.shape}")
-        return np.repeat(a, 3, axis=2) if a.shape[2] == 1 else a
-    data = _read_bytes(source)
-    if _is_jpeg(data):
-        from .. import jpeg
-
-        return jpeg.decode(data, mode="rgb")
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as im:
-        return np.array(im.convert("RGB"))  # a writable copy (torch.from_numpy refuses read-only memory)
+        return None
+    data = bytes(source) if isinstance(source, (bytes, bytearray, memoryview)) else Path(source).read_bytes()
+    return data if data[:3] == b"\xff\xd8\xff" else None
 
 
 def load_dct(source: Source, subsampling: Literal["444", "422", "420"] = "444") -> DctImage:
     """DCT coefficients of a source: a JPEG's own (no decoding), else the core's DCT of its pixels."""
-    data = None if isinstance(source, np.ndarray) else _read_bytes(source)
-    if data is not None and _is_jpeg(data):
+    data = _jpeg_bytes(source)
+    if data is not None:
         return read_dct(data)
-    return from_pixels(decode_pixels(source), subsampling=subsampling)
-
-
-# ----------------------------------------------------------------------------------------------- item lists
-
-
-def folder_items(root: str | Path) -> tuple[list[Item], list[str]]:
-    """Labelled images under ``root``: one sub-folder per class (sorted names -> 0, 1, ...), or a flat folder
-    of ``imagenet_NN_LABEL.ext`` files (ImageNet-1k labels). Returns the items and the class names."""
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"no such folder: {root}")
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
-    items: list[Item] = []
-    if classes:
-        for k, name in enumerate(classes):
-            for f in sorted((root / name).rglob("*")):
-                if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file():
-                    items.append(Item(f, k))
-    else:
-        for f in sorted(root.iterdir()):
-            m = _IMAGENET_NAME.search(f.name)
-            if m and f.suffix.lower() in IMAGE_SUFFIXES:
-                items.append(Item(f, int(m.group(1))))
-        classes = [str(i) for i in sorted({it.label for it in items})]
-    if not items:
-        raise FileNotFoundError(
-            f"{root}: no images found (expected class sub-folders, or imagenet_NN_LABEL.jpg files)"
-        )
-    return items, classes
-
-
-def csv_items(path: str | Path) -> list[Item]:
-    """Items from a CSV of ``path,label`` rows (a header row is skipped; paths relative to the CSV)."""
-    path = Path(path)
-    items = []
-    with path.open(newline="") as f:
-        for i, row in enumerate(csv.reader(f)):
-            if len(row) < 2:
-                raise ValueError(f"{path}:{i + 1}: expected 'path,label', got {row}")
-            if i == 0 and not row[1].strip().lstrip("-").isdigit():
-                continue
-            p = Path(row[0])
-            items.append(Item(p if p.is_absolute() else path.parent / p, int(row[1])))
-    return items
-
-
-def sample_items() -> list[Item]:
-    """The embedded labelled photos (``codeclens.data.sample_photos()``), ImageNet-1k labels."""
-    from ..data import sample_photos
-
-    return [Item(p.path, p.label) for p in sample_photos()]
+    return from_pixels(read_image(source), subsampling=subsampling)
 
 
 # ----------------------------------------------------------------------------------------------- datasets
@@ -217,10 +145,6 @@ class DctDataset(Dataset):
             self.train = train
 
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
 class PixelDataset(Dataset):
     """(float (3, size, size) tensor, label) pairs for RGB networks.
 
@@ -257,7 +181,7 @@ class PixelDataset(Dataset):
         """uint8 (size, size, 3) after resize, crop, flip and the JPEG round trip."""
         from PIL import Image
 
-        img = decode_pixels(self.items[index].source)
+        img = read_image(self.items[index].source)
         h, w = img.shape[:2]
         if self.resize is not None and min(h, w) != self.resize:
             s = self.resize / min(h, w)
@@ -277,9 +201,10 @@ class PixelDataset(Dataset):
             img = img[:, ::-1]
         img = np.ascontiguousarray(img)
         if self.quality is not None:
-            from .. import jpeg
+            from ..codecs import get_codec
 
-            img = jpeg.decode(jpeg.encode(img, quality=self.quality, subsampling=self.subsampling))
+            codec = get_codec("jpeg")
+            img = codec.decode(codec.encode(img, quality=self.quality, subsampling=self.subsampling))
         return img
 
     def __getitem__(self, index: int):

@@ -124,7 +124,9 @@ def from_pixels(
     if subsampling not in _SUBSAMPLING:
         raise ValueError(f"subsampling: expected one of {sorted(_SUBSAMPLING)}, got {subsampling!r}")
     if quality is not None:
-        return read_dct(_jpeg.encode(a, quality=quality, subsampling="gray" if a.ndim == 2 else subsampling))
+        from ..codecs import get_codec
+
+        return read_dct(get_codec("jpeg").encode(a, quality=quality, subsampling=subsampling))
     h, w = a.shape[:2]
     if a.ndim == 2:
         plane = _dct.forward(a)

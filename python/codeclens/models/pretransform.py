@@ -7,14 +7,16 @@ outputs compresses to fewer bits (TV raises spatial correlation) while staying r
 ``PreTransformNet`` works on float (B, 3, H, W) images in [0, 1]. With ``bypass=True`` (the paper's model) the
 encoder's features skip to the decoder at each resolution and the input is added to the output (the network
 learns a correction, initialised to zero, i.e. the identity); ``bypass=False`` is the plain encoder-decoder of
-the paper's ablation. Evaluation compresses the original and the pre-transformed images with a codec at
-several settings, classifies the decoded images, and reports the BD-rate of accuracy of the pre-transform
-against no pre-transform (``codeclens.analysis.bdrate``).
+the paper's ablation. Evaluation compresses the original and the pre-transformed images with a codec of
+:mod:`codeclens.codecs` at four target rates under 1 bpp (the paper's "4 points under 1.0 bpp"; each photo's
+rate parameter searched by :func:`codeclens.codecs.rate.encode_at_bpp`, HEVC by QP), counts each codec's own
+coded stream (``stream_size``), classifies the decoded images, and reports the BD-rate of accuracy of the
+pre-transform against no pre-transform with the study's own function
+(:func:`codeclens.analysis.bdrate.bd_rate_bootstrap`).
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -23,17 +25,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..measures import bits_per_pixel
+from .preprocess import TF_STYLE, Preprocess
+
 __all__ = [
-    "CODECS",
+    "DEFAULT_TARGETS",
     "ClassifierOnPixels",
     "PreTransformNet",
     "PretransformPipeline",
     "RateAccuracy",
-    "codec_roundtrip",
     "evaluate_rate_accuracy",
     "recognition_tv_loss",
     "total_variation",
 ]
+
+#: Target bits per pixel of the rate-accuracy curves: four points under 1 bpp, as the paper's BD-rates.
+DEFAULT_TARGETS: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8)
 
 
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -87,16 +94,13 @@ def total_variation(y: torch.Tensor) -> torch.Tensor:
 
 
 class ClassifierOnPixels(nn.Module):
-    """A frozen classifier fed from [0, 1] images through a differentiable version of its preprocessing:
-    centre crop of ``crop_fraction`` of the short side, bicubic resize to ``size``, then ``(255 x - 127) / 128``
-    (EfficientNet-Lite's TF scaling; pass ``mean``/``std`` for ImageNet-normalised models)."""
+    """A frozen classifier fed from float [0, 1] (B, 3, H, W) images through its own preprocessing, done with
+    torch ops so that gradients reach the image (:meth:`~codeclens.models.preprocess.Preprocess.prepare_tensor`:
+    same crop geometry and normalisation as the study's classifier)."""
 
-    def __init__(self, classifier: nn.Module, size: int = 224, crop_fraction: float = 0.875,
-                 mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> None:
+    def __init__(self, classifier: nn.Module, preprocess: Preprocess = TF_STYLE) -> None:
         super().__init__()
-        self.classifier, self.size, self.crop_fraction = classifier, size, crop_fraction
-        self.mean = None if mean is None else torch.tensor(mean).view(1, 3, 1, 1)
-        self.std = None if std is None else torch.tensor(std).view(1, 3, 1, 1)
+        self.classifier, self.preprocess = classifier, preprocess
         for p in self.classifier.parameters():
             p.requires_grad_(False)
         self.classifier.eval()
@@ -106,19 +110,8 @@ class ClassifierOnPixels(nn.Module):
         self.classifier.eval()  # frozen: batch-norm statistics never move
         return self
 
-    def prepare(self, x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[2:]
-        side = max(1, int(round(min(h, w) * self.crop_fraction)))
-        top, left = (h - side) // 2, (w - side) // 2
-        x = x[:, :, top : top + side, left : left + side]
-        if side != self.size:
-            x = F.interpolate(x, size=(self.size, self.size), mode="bicubic", align_corners=False)
-        if self.mean is None:
-            return (x * 255.0 - 127.0) / 128.0
-        return (x - self.mean.to(x.device)) / self.std.to(x.device)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.prepare(x))
+        return self.classifier(self.preprocess.prepare_tensor(x))
 
 
 class PretransformPipeline(nn.Module):
@@ -145,68 +138,18 @@ def recognition_tv_loss(pipeline: PretransformPipeline, lam: float = 1.0) -> Cal
     return loss_fn
 
 
-# --------------------------------------------------------------------------------------------- codecs
-
-
-def _jpeg(rgb: np.ndarray, quality: float) -> tuple[bytes, np.ndarray]:
-    from .. import jpeg
-
-    data = jpeg.encode(rgb, quality=int(quality), subsampling="420")
-    return data, jpeg.decode(data)
-
-
-def _jpeg2000(rgb: np.ndarray, ratio: float) -> tuple[bytes, np.ndarray]:
-    from PIL import Image, features
-
-    if not features.check("jpg_2000"):
-        raise RuntimeError("Pillow was built without OpenJPEG (JPEG 2000)")
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, "JPEG2000", quality_mode="rates", quality_layers=[float(ratio)], irreversible=True)
-    data = buf.getvalue()
-    with Image.open(io.BytesIO(data)) as im:
-        return data, np.array(im.convert("RGB"))  # a writable copy
-
-
-def _hevc(rgb: np.ndarray, quality: float) -> tuple[bytes, np.ndarray]:
-    import pillow_heif
-
-    heif = pillow_heif.from_bytes(mode="RGB", size=(rgb.shape[1], rgb.shape[0]), data=np.ascontiguousarray(rgb).tobytes())
-    buf = io.BytesIO()
-    heif.save(buf, quality=int(quality), chroma=420)
-    data = buf.getvalue()
-    out = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)
-    return data, np.asarray(out[0]).reshape(rgb.shape[0], rgb.shape[1], -1)[:, :, :3].copy()
-
-
-#: codec name -> (encode+decode function of (uint8 RGB, setting), default settings from low to high rate).
-#: jpeg: IJG quality; jpeg2000: compression ratio of the single quality layer; hevc: pillow-heif quality.
-CODECS: dict[str, tuple[Callable, tuple[float, ...]]] = {
-    "jpeg": (_jpeg, (5, 10, 20, 40)),
-    "jpeg2000": (_jpeg2000, (200, 100, 50, 25)),
-    "hevc": (_hevc, (5, 15, 30, 50)),
-}
-
-
-def codec_roundtrip(codec: str, rgb: np.ndarray, setting: float) -> tuple[int, np.ndarray]:
-    """(compressed bytes, decoded uint8 RGB) of one image through one codec setting."""
-    if codec not in CODECS:
-        raise ValueError(f"unknown codec {codec!r}; choose from {', '.join(CODECS)}")
-    data, decoded = CODECS[codec][0](np.ascontiguousarray(rgb), setting)
-    return len(data), decoded
-
-
 # --------------------------------------------------------------------------------------------- evaluation
 
 
 @dataclass
 class RateAccuracy:
     """Per-photo results of one codec: rate (P, K) bits per pixel and correct (P, K) top-1 hits, for the
-    originals ("anchor") and the pre-transformed images ("test"), K settings; with the BD-rate (percent,
+    originals ("anchor") and the pre-transformed images ("test"), K target rates; with the BD-rate (percent,
     negative = the pre-transform needs fewer bits for the same accuracy) and its paired bootstrap interval over
-    photos (codeclens.analysis.bdrate); None, with ``note`` saying why, when a curve is degenerate."""
+    photos; None, with ``note`` saying why, when a curve is degenerate."""
 
     codec: str
-    settings: tuple[float, ...]
+    targets: tuple[float, ...]
     rate_anchor: np.ndarray
     correct_anchor: np.ndarray
     rate_test: np.ndarray
@@ -217,7 +160,7 @@ class RateAccuracy:
     note: str = ""
 
     def curves(self) -> dict[str, list[tuple[float, float]]]:
-        """Mean (bpp, top-1) per setting for both curves."""
+        """Mean (bpp, top-1) per target for both curves."""
         return {
             "anchor": list(zip(self.rate_anchor.mean(0).tolist(), self.correct_anchor.mean(0).tolist())),
             "pretransform": list(zip(self.rate_test.mean(0).tolist(), self.correct_test.mean(0).tolist())),
@@ -228,38 +171,47 @@ def _to_uint8(x: torch.Tensor) -> np.ndarray:
     return (x.clamp(0, 1) * 255.0).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
+def _from_uint8(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float().div(255.0)[None].to(device)
+
+
 def evaluate_rate_accuracy(
     pretransform: nn.Module,
     classifier: ClassifierOnPixels,
     images: Sequence[np.ndarray],
     labels: Sequence[int],
     codec: str = "jpeg",
-    settings: Sequence[float] | None = None,
+    targets: Sequence[float] = DEFAULT_TARGETS,
     n_boot: int = 200,
 ) -> RateAccuracy:
-    """Compress originals and pre-transformed images at each setting, classify the decoded images.
+    """Compress originals and pre-transformed images at each target bpp (the codec's rate parameter searched
+    per image), classify the decoded images, and compute the BD-rate of accuracy.
 
     images: uint8 (H, W, 3) RGB; labels: the classifier's class indices.
     """
-    settings = tuple(settings if settings is not None else CODECS[codec][1])
+    from ..analysis.bdrate import bd_rate_bootstrap
+    from ..codecs import get_codec
+    from ..codecs.rate import encode_at_bpp
+
+    coder = get_codec(codec)
+    coder.require()
+    targets = tuple(float(t) for t in targets)
     device = next(classifier.parameters()).device
     pretransform.eval()
-    P, K = len(images), len(settings)
+    P, K = len(images), len(targets)
     ra, ca, rt, ct = (np.zeros((P, K)) for _ in range(4))
     with torch.inference_mode():
         for p, (rgb, label) in enumerate(zip(images, labels)):
-            x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float().div(255.0)[None].to(device)
-            transformed = _to_uint8(pretransform(x)[0])
-            for k, s in enumerate(settings):
-                for src, rate, correct in ((rgb, ra, ca), (transformed, rt, ct)):
-                    nbytes, decoded = codec_roundtrip(codec, src, s)
-                    rate[p, k] = 8.0 * nbytes / (src.shape[0] * src.shape[1])
-                    d = torch.from_numpy(decoded).permute(2, 0, 1).float().div(255.0)[None].to(device)
-                    correct[p, k] = float(classifier(d).argmax(1).item() == int(label))
-    from ..analysis.bdrate import bd_rate_bootstrap
-
+            transformed = _to_uint8(pretransform(_from_uint8(rgb, device))[0])
+            for src, rate, correct in ((np.ascontiguousarray(rgb), ra, ca), (transformed, rt, ct)):
+                memo: dict = {}
+                for k, target in enumerate(targets):
+                    _params, data = encode_at_bpp(coder, src, target, memo=memo)
+                    rate[p, k] = bits_per_pixel(coder.stream_size(data), src.shape[1], src.shape[0])
+                    logits = classifier(_from_uint8(coder.decode(data), device))
+                    correct[p, k] = float(logits.argmax(1).item() == int(label))
     try:
         ci = bd_rate_bootstrap(ra, ca, rt, ct, n_boot=n_boot)
-    except ValueError as exc:  # e.g. every photo right at every setting: no accuracy range to integrate over
-        return RateAccuracy(codec, settings, ra, ca, rt, ct, None, None, None, note=f"BD-rate not computed: {exc}")
-    return RateAccuracy(codec, settings, ra, ca, rt, ct, ci.value, ci.low, ci.high)
+    except ValueError as exc:  # e.g. every photo right at every rate: no accuracy range to integrate over
+        return RateAccuracy(codec, targets, ra, ca, rt, ct, None, None, None, note=f"BD-rate not computed: {exc}")
+    return RateAccuracy(codec, targets, ra, ca, rt, ct, ci.value, ci.low, ci.high)

@@ -101,17 +101,13 @@ def _common(p: argparse.ArgumentParser, epochs: int, lr: float, batch_size: int 
     p.add_argument("--quiet", action="store_true")
 
 
-def _items(spec: str | None):
-    from ..dctdata import csv_items, folder_items, sample_items
+def _items(spec: str, labels: str = "folders"):
+    """Dataset items of a --data spec: 'samples', a folder of class sub-folders (numbered 0..K-1 with
+    ``labels="folders"``, ImageNet-1k labels with ``"imagenet"``) or a CSV of path,label."""
+    from ..data import resolve_photos
+    from ..dctdata import items_of
 
-    if spec is None:
-        return None
-    if spec == "samples":
-        return sample_items()
-    path = Path(spec)
-    if path.suffix.lower() == ".csv":
-        return csv_items(path)
-    return folder_items(path)[0]
+    return items_of(resolve_photos(spec, labels=labels))
 
 
 def _dense(items, mapping: dict[int, int] | None = None):
@@ -134,7 +130,8 @@ def _config(args):
 
 def run_fit(args: argparse.Namespace) -> int:
     from ..dctdata import DctDataset, DctStats, PixelDataset, make_loader
-    from .loop import Trainer, pick_device
+    from ..models.device import pick_device
+    from .loop import Trainer
     from .models import build_model, input_kind
 
     train_items, mapping = _dense(_items(args.data))
@@ -216,23 +213,27 @@ class _VersionsDataset:
         return len(self.items)
 
     def __getitem__(self, i: int):
-        import torch
+        from ..data import read_image
 
-        from ..dctdata import decode_pixels
-
-        return torch.from_numpy(self.versions(decode_pixels(self.items[i].source))), self.items[i].label
+        return self.versions(read_image(self.items[i].source)), self.items[i].label
 
 
 def run_parallel(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from ..dctdata import make_loader
+    from ..models.device import pick_device
     from ..models.parallel import EfficientNetLite0Features, JpegVersions, ParallelTopology, StagedUnfreezing
-    from .loop import Trainer, pick_device
+    from ..models.registry import EMBEDDED, load_network
+    from .loop import Trainer
 
     device = pick_device(args.device)
-    versions = JpegVersions(_qualities(args.qualities), size=args.size)
-    train_items = _items(args.data)
-    val_items = _items(args.val) if args.val else train_items
-    model = ParallelTopology(EfficientNetLite0Features(), len(versions), 1000, head_init=args.head_init)
+    net = load_network(EMBEDDED)
+    versions = JpegVersions(_qualities(args.qualities), preprocess=replace(net.preprocess, size=args.size,
+                                                                           resize=args.size + 32))
+    train_items = _items(args.data, labels="imagenet")
+    val_items = _items(args.val, labels="imagenet") if args.val else train_items
+    model = ParallelTopology(EfficientNetLite0Features(net.module), len(versions), 1000, head_init=args.head_init)
     schedule = StagedUnfreezing(model, lr=args.lr, epochs_per_stage=args.epochs_per_stage, max_stage=args.max_stage)
     cfg = _config(args)
     cfg.schedule = "constant"
@@ -248,8 +249,9 @@ def run_parallel(args: argparse.Namespace) -> int:
 def run_pretransform(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ..dctdata import PixelDataset, decode_pixels, make_loader
-    from ..models.parallel import efficientnet_lite0
+    from ..data import read_image
+    from ..dctdata import PixelDataset, make_loader
+    from ..models.device import pick_device
     from ..models.pretransform import (
         ClassifierOnPixels,
         PreTransformNet,
@@ -257,11 +259,13 @@ def run_pretransform(args: argparse.Namespace) -> int:
         evaluate_rate_accuracy,
         recognition_tv_loss,
     )
-    from .loop import Trainer, pick_device
+    from ..models.registry import EMBEDDED, load_network
+    from .loop import Trainer
 
     device = pick_device(args.device)
-    items = _items(args.data)
-    classifier = ClassifierOnPixels(efficientnet_lite0())
+    items = _items(args.data, labels="imagenet")
+    net = load_network(EMBEDDED)
+    classifier = ClassifierOnPixels(net.module, net.preprocess)
     pre = PreTransformNet(bypass=not args.no_bypass)
     pipeline = PretransformPipeline(pre, classifier)
     ds = PixelDataset(items, size=args.size, resize=int(args.size * 8 / 7), train=True, normalize=False)
@@ -271,7 +275,7 @@ def run_pretransform(args: argparse.Namespace) -> int:
                       parameters=pre.parameters(), spec={"model": "pretransform", "lam": args.lam,
                                                          "bypass": not args.no_bypass}, quiet=args.quiet)
     trainer.fit(resume=not args.no_resume)
-    images = [decode_pixels(it.source) for it in items]
+    images = [read_image(it.source) for it in items]
     images = [np.ascontiguousarray(im[: im.shape[0] // 2 * 2, : im.shape[1] // 2 * 2]) for im in images]
     labels = [it.label for it in items]
     report = {}

@@ -11,7 +11,6 @@ compressed photo's own coefficients (``domain="dct"``, MCU-aligned patches, no p
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from ..render import markdown_table, write_csv
 from .loop import TrainConfig, Trainer, evaluate
 from .models import SmallCNN
 
@@ -66,22 +66,25 @@ def _positions(rng: np.random.Generator, h: int, w: int, patch: int, count: int,
 
 def patch_tensors(cfg: FriedlandConfig, quality: int | None, sources: list[np.ndarray]) -> tuple[dict, float]:
     """{"train": (x, y), "test": (x, y)} tensors of every class's patches at ``quality``; and mean bpp."""
-    from .. import jpeg
+    from ..codecs import get_codec
     from ..dctdata import crop, dct_tensor, from_pixels, read_dct
+    from ..measures import bits_per_pixel
+    from ..models.preprocess import IMAGENET_MEAN, IMAGENET_STD
 
+    codec = get_codec("jpeg")
     rng = np.random.default_rng(cfg.seed)
-    out = {"train": ([], []), "test": ([], []) }
+    out: dict[str, tuple[list, list]] = {"train": ([], []), "test": ([], [])}
     bpp = []
-    mean = torch.tensor((0.485, 0.456, 0.406)).view(3, 1, 1)
-    std = torch.tensor((0.229, 0.224, 0.225)).view(3, 1, 1)
+    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
     for label, rgb in enumerate(sources):
         h, w = rgb.shape[:2]
         if quality is None:
             pixels, img = rgb, from_pixels(rgb, subsampling="420") if cfg.domain == "dct" else None
         else:
-            data = jpeg.encode(rgb, quality=int(quality), subsampling="420")
-            bpp.append(8 * len(data) / (h * w))
-            pixels = jpeg.decode(data) if cfg.domain == "pixels" else None
+            data = codec.encode(rgb, quality=int(quality), subsampling="420")
+            bpp.append(bits_per_pixel(codec.stream_size(data), w, h))
+            pixels = codec.decode(data) if cfg.domain == "pixels" else None
             img = read_dct(data) if cfg.domain == "dct" else None
         for split, count, left in (("train", cfg.train_per_class, True), ("test", cfg.test_per_class, False)):
             for y0, x0 in _positions(rng, h, w, cfg.patch, count, left):
@@ -102,11 +105,9 @@ def patch_tensors(cfg: FriedlandConfig, quality: int | None, sources: list[np.nd
 
 
 def _sources(n: int) -> list[np.ndarray]:
-    from .. import jpeg
-    from ..data import sample_photos
+    from ..data import read_image, sample_photos
 
-    photos = sample_photos()[:n]
-    return [jpeg.decode(p.path.read_bytes()) for p in photos]
+    return [read_image(p.path) for p in sample_photos()[:n]]
 
 
 def run_friedland(cfg: FriedlandConfig, out_dir: str | Path, quiet: bool = True, sources: list[np.ndarray] | None = None) -> list[dict]:
@@ -144,10 +145,7 @@ def run_friedland(cfg: FriedlandConfig, out_dir: str | Path, quiet: bool = True,
                 "train_top1": history[-1]["train_top1"],
                 "test_top1": final["top1"],
             })
-    with (out_dir / "results.csv").open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(rows, out_dir / "results.csv")
     (out_dir / "results.json").write_text(json.dumps({"config": asdict(cfg), "rows": rows}, indent=1))
     return rows
 
@@ -156,15 +154,10 @@ def format_results(rows: list[dict]) -> str:
     """Markdown table: test top-1 per quality (rows) and model size (columns)."""
     widths = sorted({r["width"] for r in rows})
     params = {r["width"]: r["params"] for r in rows}
-    quals = []
-    for r in rows:
-        if r["quality"] not in quals:
-            quals.append(r["quality"])
-    head = "| quality | bpp | " + " | ".join(f"w={w} ({params[w] / 1e3:.0f}K)" for w in widths) + " |"
-    lines = [head, "|---|---:|" + "---:|" * len(widths)]
-    for q in quals:
+    table = []
+    for q in dict.fromkeys(r["quality"] for r in rows):
         sub = {r["width"]: r for r in rows if r["quality"] == q}
-        bpp = next(iter(sub.values()))["bpp"]
-        cells = " | ".join(f"{sub[w]['test_top1']:.3f}" if w in sub else "" for w in widths)
-        lines.append(f"| {'orig' if q is None else q} | {bpp:.2f} | {cells} |")
-    return "\n".join(lines)
+        line = {"quality": "orig" if q is None else q, "bpp": next(iter(sub.values()))["bpp"]}
+        line.update({f"w={w} ({params[w] / 1e3:.0f}K)": sub[w]["test_top1"] if w in sub else None for w in widths})
+        table.append(line)
+    return markdown_table(table, digits=3)

@@ -8,7 +8,6 @@ state and the run's settings, so ``fit(resume=True)`` continues exactly after th
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -23,18 +22,10 @@ import torch
 from torch import nn
 
 from ..dctdata.dataset import to_device
+from ..models.device import pick_device
+from ..render import write_csv
 
-__all__ = ["Metrics", "TrainConfig", "Trainer", "evaluate", "pick_device", "topk_correct"]
-
-
-def pick_device(device: str = "auto") -> torch.device:
-    """'auto' -> CUDA when available, else CPU; anything else is passed to torch.device."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    d = torch.device(device)
-    if d.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device: CUDA was requested but torch sees no CUDA device")
-    return d
+__all__ = ["Metrics", "TrainConfig", "Trainer", "evaluate", "topk_correct"]
 
 
 @dataclass
@@ -247,13 +238,7 @@ class Trainer:
         if not self.history:
             return
         keys = sorted({k for row in self.history for k in row})
-        keys = ["epoch"] + [k for k in keys if k != "epoch"]
-        tmp = self.out_dir / "metrics.csv.tmp"
-        with tmp.open("w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=keys)
-            w.writeheader()
-            w.writerows(self.history)
-        os.replace(tmp, self.out_dir / "metrics.csv")
+        write_csv(self.history, self.out_dir / "metrics.csv", names=["epoch"] + [k for k in keys if k != "epoch"])
 
     # --------------------------------------------------------------------------------------------- loop
 
