@@ -91,7 +91,7 @@ def test_grid_errors_name_the_problem(tmp_path):
         make_setting("jpeg", {"quality": 50}, 1, "cmyk")
     with pytest.raises(ValueError, match=r"hevc: give either qp or target_bpp, not both"):
         make_setting("hevc", {"qp": 30}, target_bpp=0.5)
-    with pytest.raises(ValueError, match=r"codec 'png' has no rate parameter"):
+    with pytest.raises(ValueError, match=r"codec 'png' has no rate control"):
         make_setting("png", {}, target_bpp=0.5)
     with pytest.raises(ValueError, match=r"unknown keys \['qualities'\]"):
         expand_block({"codec": "jpeg", "qualities": [1]})

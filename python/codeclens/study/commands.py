@@ -1,11 +1,16 @@
-"""``codeclens study`` and ``codeclens report`` (also ``python -m codeclens.study``).
+"""The commands over a study store: ``codeclens study``, ``report``, ``select`` and ``analyze`` (``study`` and
+``report`` also as ``python -m codeclens.study``).
 
-Registration imports nothing heavy; torch, the codecs and matplotlib load inside the command functions.
+``select`` and ``analyze`` read a store (or a table file written by ``codeclens export`` /
+``codeclens.analysis.save_table``) with :func:`codeclens.study.store.load_results` and hand the table to
+:mod:`codeclens.analysis`. Registration imports nothing heavy; torch, the codecs and matplotlib load inside
+the command functions.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -57,6 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rep.add_argument("--model", help="classifier name (default: all models in the study)")
     rep.add_argument("--out", type=Path, default=Path("runs/report"), help="output folder (default runs/report)")
     rep.set_defaults(func=run_report_command)
+    _register_analysis(subparsers)
 
 
 def build_grid(args: argparse.Namespace):
@@ -107,6 +113,10 @@ def run_study_command(args: argparse.Namespace) -> int:
     limit_heap_fragmentation()
     grid = build_grid(args)
     photos = [p for spec in args.photos for p in resolve_photos(spec)]
+    if args.threads is not None:
+        from .. import resolve_threads
+
+        resolve_threads(args.threads)  # the package's one threads rule: None or a positive int
     if args.limit is not None:
         photos = photos[: args.limit]
     classifier = load_classifier(args.model, args.weights, args.device, args.preprocess)
@@ -129,22 +139,125 @@ def run_report_command(args: argparse.Namespace) -> int:
     from .report import write_report
     from .store import Store
 
-    if not args.store.is_file():
-        print(f"codeclens report: no store at {args.store} (run `codeclens study` first)", file=sys.stderr)
-        return 2
-    with Store(args.store) as store:
+    with Store(args.store, readonly=True) as store:
         paths = write_report(store, args.out, study=args.study, model=args.model)
     print(f"report: {paths['markdown']}")
     return 0
 
 
+# ---------------------------------------------------------------------------------------- select, analyze
+
+def _register_analysis(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "select", help="HRS / T1K / T5K / TTK / budget selectors on a study's results (Yang et al. 2021)",
+        description="Per photo, pick one version among the original and its compressed versions; print each "
+                    "selector's top-1/top-5 accuracy (95% Wilson interval), compression ratio (total bytes of "
+                    "originals / total bytes selected) and the histogram of selected versions. HRS and budget "
+                    "selectors need the true label: photos without one are left out of them.")
+    _add_source(p)
+    p.add_argument("--codec", nargs="+", default=["jpeg"], help="codecs whose versions are candidates (default jpeg)")
+    p.add_argument("--scale", type=float, default=1.0, help="scale of the candidate versions (default 1)")
+    p.add_argument("--color", default="rgb", choices=["rgb", "gray"], help="colour of the candidates (default rgb)")
+    p.add_argument("--quality", type=float, nargs="+", default=None, help="only these quality parameters")
+    p.add_argument("--order", choices=["quality", "nbytes"], default="quality",
+                   help="compression order: by the codec's quality parameter (the paper; one codec) or by size")
+    p.add_argument("--budget-ratio", type=float, nargs="*", default=[], metavar="R",
+                   help="budget selectors: at most 1/R of the original's bytes")
+    p.add_argument("--budget-bpp", type=float, nargs="*", default=[], metavar="B",
+                   help="budget selectors: at most B bits per pixel of the original")
+    p.add_argument("--fixed", action="store_true", help="also one fixed setting for every photo (one QF vs all)")
+    p.add_argument("--out", type=Path, default=None, help="write CSVs (and a histogram PNG) into this folder")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON instead of a table")
+    p.set_defaults(func=run_select)
+
+    a = subparsers.add_parser(
+        "analyze", help="write the analysis sections (selectors, rank statistics, SSIM thresholds, BD-rate, knee)",
+        description="Run every analysis the results support and write analysis.md, CSVs and PNGs.")
+    _add_source(a)
+    a.add_argument("--out", type=Path, required=True, help="output folder")
+    a.add_argument("--bootstrap", type=int, default=1000, help="BD-rate bootstrap resamples (default 1000)")
+    a.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    a.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    a.set_defaults(func=run_analyze)
+
+
+def _add_source(p: argparse.ArgumentParser) -> None:
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("store", nargs="?", type=Path, default=None,
+                     help="study store (SQLite file), or a results table file (.csv, .npz, .parquet)")
+    src.add_argument("--table", type=Path, default=None, help="results table file (.csv, .npz or .parquet)")
+    p.add_argument("--model", default=None, help="only this classifier (default: every model)")
+    p.add_argument("--study", default=None, help="only this study of the store")
+
+
+def _load(args: argparse.Namespace) -> dict:
+    from .store import load_results
+
+    return load_results(args.table if args.table is not None else args.store, model=args.model, study=args.study)
+
+
+def run_select(args: argparse.Namespace) -> int:
+    from ..analysis.selectors import run_selectors
+    from ..render import markdown_table, write_csv
+
+    rep = run_selectors(_load(args), model=args.model, codec=args.codec, scale=args.scale, color=args.color,
+                        qualities=args.quality, order=args.order, budget_ratio=args.budget_ratio,
+                        budget_bpp=args.budget_bpp, fixed=args.fixed)
+    s = rep.summary
+    if args.json:
+        print(json.dumps([{k: (v[i].item() if hasattr(v[i], "item") else v[i]) for k, v in s.items()}
+                          for i in range(len(s["selector"]))], indent=1))
+    else:
+        for pool in rep.pools:
+            print(f"model {pool.model}: {len(pool.photos)} photos ({int(pool.labelled.sum())} labelled), versions: "
+                  + ", ".join(str(x) for x in pool.settings) + f" (order: {pool.order_by})")
+        print(markdown_table(s, ["model", "selector", "n_photos", "n_ranked", "top1", "top1_low", "top1_high",
+                                 "top5", "mean_rank", "compression_ratio", "over_budget"],
+                             ["model", "selector", "photos", "labelled", "top-1", "low", "high", "top-5",
+                              "mean rank", "CR", "over budget"]))
+        print("histogram of the selected version (counts):")
+        h = rep.histogram
+        for sel in ("HRS", "T1K", "T5K", "TTK"):
+            for model in dict.fromkeys(h["model"].tolist()):
+                r = (h["selector"] == sel) & (h["model"] == model)
+                if r.any():
+                    cells = " ".join(f"{_label(st, q)}:{c}" for st, q, c in zip(h["setting"][r], h["quality"][r],
+                                                                               h["count"][r]))
+                    print(f"  {model} {sel}: {cells}")
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        written = [write_csv(rep.summary, args.out / "selectors.csv"),
+                   write_csv(rep.histogram, args.out / "selector_histogram.csv"),
+                   write_csv(rep.choices, args.out / "selector_choices.csv")]
+        try:
+            from ..analysis.plots import selector_histogram
+
+            written.append(selector_histogram(rep.histogram, args.out / "selector_histogram.png"))
+        except ImportError as exc:
+            print(f"(histogram plot skipped: {exc})", file=sys.stderr)
+        print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
+    return 0
+
+
+def _label(setting: str, quality: float) -> str:
+    return "original" if setting == "original" else f"{quality:g}"
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    from ..analysis.report import write_analysis_report
+
+    files = write_analysis_report(_load(args), args.out, n_boot=args.bootstrap, seed=args.seed,
+                                  plots=not args.no_plots)
+    print(f"wrote {len(files)} files into {args.out} (start with {files[0].name})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m codeclens.study [study options]`` == ``codeclens study ...``; ``... report ...`` also works."""
+    """``python -m codeclens.study [study options]`` == ``codeclens study ...``; ``report``, ``select`` and
+    ``analyze`` work too."""
+    from ..cli import main as cli_main
+
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="python -m codeclens.study")
-    sub = parser.add_subparsers(dest="command")
-    register(sub)
-    if not argv or argv[0] not in ("study", "report"):
+    if not argv or argv[0] not in ("study", "report", "select", "analyze"):
         argv = ["study", *argv]
-    args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    return cli_main(argv)

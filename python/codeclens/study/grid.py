@@ -111,11 +111,10 @@ def make_setting(codec: str, params: dict[str, Any] | None = None, scale: float 
         target_bpp = float(target_bpp)
         if not target_bpp > 0:
             raise ValueError(f"target_bpp must be > 0, got {target_bpp}")
-        if c.rate is None and not hasattr(c, "direct_rate"):
-            raise ValueError(f"codec {codec!r} has no rate parameter to search a target bpp")
-        searched = c.rate.param if c.rate is not None else c.quality_param
-        if searched in params:
-            raise ValueError(f"{codec}: give either {searched} or target_bpp, not both")
+        if c.rate is None:
+            raise ValueError(f"codec {codec!r} has no rate control to search a target bpp")
+        if c.rate.param in params:
+            raise ValueError(f"{codec}: give either {c.rate.param} or target_bpp, not both")
     ordered = tuple((p.name, full[p.name]) for p in c.params if p.name in params)
     return Setting(codec, ordered, parse_scale(scale), color, target_bpp)
 

@@ -29,14 +29,17 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
+from .. import __version__, measures
 from .. import transforms as T
 from ..codecs import get_codec
-from ..data.samples import SamplePhoto
+from ..codecs.rate import encode_at_bpp
+from ..data import SamplePhoto, decode_image
 from . import quality
 from .grid import Grid, Setting
-from .ratematch import encode_at_bpp
 from .store import PhotoRecord, PredictionRow, Store, VariantRow
+
+
+SOURCE_DECODER = "codeclens.data.decode_image (JPEG: codeclens core / libjpeg-turbo; others: Pillow)"
 
 
 @dataclass
@@ -89,34 +92,49 @@ class _Result:
     encodes: int = 0
 
 
-class _Photo:
-    """A photo in flight: lazily decoded source and per-(scale, colour) references, shared by its tasks."""
+class PhotoReadError(Exception):
+    """The source photo cannot be read; every item of the photo fails with this message."""
 
-    def __init__(self, rec: PhotoRecord, filter: str) -> None:
+
+class _Photo:
+    """A photo in flight: lazily decoded source and per-(scale, colour) references, shared by its tasks.
+
+    ``error`` is set when the file cannot be read (then ``source()`` raises PhotoReadError); ``format``,
+    ``decode_ms`` and ``shape`` describe the decoded source.
+    """
+
+    def __init__(self, rec: PhotoRecord, filter: str, error: str = "") -> None:
         self.rec = rec
         self.filter = filter
         self.lock = threading.Lock()
         self.tasks_left = 0
-        self.decoded = False
+        self.error = error
+        self.format = ""
+        self.decode_ms = 0.0
+        self.shape: tuple[int, ...] | None = None
+        self._decoded = bool(error)
         self._source: np.ndarray | None = None
-        self._error = ""
-        self._format = ""
-        self._decode_ms = 0.0
         self._refs: dict[tuple[float, str], np.ndarray] = {}
 
+    @property
+    def decoded(self) -> bool:
+        """Whether decoding was attempted (successfully or not)."""
+        return self._decoded
+
     def source(self) -> np.ndarray:
-        """The source pixels (uint8 RGB), decoded once; raises RuntimeError('photo: ...') when unreadable."""
+        """The source pixels (uint8 RGB), decoded once; PhotoReadError when unreadable."""
         with self.lock:
-            if not self.decoded:
-                self.decoded = True
+            if not self._decoded:
+                self._decoded = True
                 t0 = time.perf_counter()
                 try:
-                    self._source, self._format = read_photo(Path(self.rec.path))
+                    self._source, self.format = decode_image(Path(self.rec.path))
+                    self.shape = self._source.shape
                 except Exception as e:  # noqa: BLE001 - any decoder failure is recorded, not raised
-                    self._error = f"photo cannot be read: {type(e).__name__}: {e}"
-                self._decode_ms = 1000 * (time.perf_counter() - t0)
+                    self.error = f"photo cannot be read: {type(e).__name__}: {e}"
+                self.decode_ms = 1000 * (time.perf_counter() - t0)
             if self._source is None:
-                raise RuntimeError(self._error)
+                raise PhotoReadError(self.error)
             return self._source
 
     def reference(self, scale: float, color: str) -> np.ndarray:
@@ -130,18 +148,6 @@ class _Photo:
     def release(self) -> None:
         self._source = None
         self._refs.clear()
-
-
-def read_photo(path: Path) -> tuple[np.ndarray, str]:
-    """Decode any image Pillow opens to uint8 RGB (H, W, 3), as stored (no EXIF rotation); returns the
-    array and the file format. Raises OSError/ValueError for unreadable files."""
-    from PIL import Image
-
-    with Image.open(path) as im:
-        fmt = im.format or ""
-        im.load()
-        rgb = im if im.mode == "RGB" else im.convert("RGB")
-        return np.asarray(rgb).copy(), fmt
 
 
 def limit_heap_fragmentation() -> bool:
@@ -202,10 +208,11 @@ def _original(photo: _Photo, item: _Item, prepare: Any, envs: dict[str, str]) ->
     nbytes = photo.rec.nbytes
     variant = VariantRow(
         photo.rec.photo, item.setting.key, "ok", width=w, height=h, nbytes=nbytes, file_nbytes=nbytes,
-        bpp=8.0 * nbytes / (w * h), cr_raw=24.0 * w * h / (8.0 * nbytes), cr_source=1.0, psnr=float("inf"),
-        ssim=1.0, encode_ms=0.0, decode_ms=photo._decode_ms, quality=float("nan"),
-        params={}, codec_settings={"decoder": "Pillow", "format": photo._format, "mode": "RGB",
-                                   "exif_orientation": "ignored"},
+        bpp=measures.bits_per_pixel(nbytes, w, h), cr_raw=measures.cr_raw(nbytes, w, h),
+        cr_source=measures.cr_source(nbytes, nbytes), psnr=float("inf"), ssim=1.0, encode_ms=0.0,
+        decode_ms=photo.decode_ms, quality=float("nan"), params={},
+        codec_settings={"decoder": SOURCE_DECODER, "format": photo.format, "mode": "RGB",
+                        "exif_orientation": "ignored"},
         env=envs.get("original"),
     ) if item.need_variant else None
     return _Result(item, photo.rec.photo, photo.rec.label, variant, network_input=prepare(src))
@@ -222,7 +229,7 @@ def _encode_item(photo: _Photo, item: _Item, memo: dict[Any, bytes], envs: dict[
         before = len(memo)
         if s.target_bpp is not None:
             params, data = encode_at_bpp(codec, ref, s.target_bpp, s.param_dict, memo)
-            encodes = len(memo) - before + (1 if getattr(codec, "direct_rate", None) else 0)
+            encodes = len(memo) - before
         else:
             params = s.param_dict
             data = codec.encode(ref, **params)
@@ -243,8 +250,9 @@ def _encode_item(photo: _Photo, item: _Item, memo: dict[Any, bytes], envs: dict[
         nbytes = codec.stream_size(data)
         variant = VariantRow(
             photo.rec.photo, s.key, "ok", width=w, height=h, nbytes=nbytes, file_nbytes=len(data),
-            bpp=8.0 * nbytes / (w * h), cr_raw=24.0 * w * h / (8.0 * nbytes),
-            cr_source=photo.rec.nbytes / nbytes, psnr=psnr, ssim=ssim, encode_ms=enc_ms, decode_ms=dec_ms,
+            bpp=measures.bits_per_pixel(nbytes, w, h), cr_raw=measures.cr_raw(nbytes, w, h),
+            cr_source=measures.cr_source(photo.rec.nbytes, nbytes), psnr=psnr, ssim=ssim, encode_ms=enc_ms,
+            decode_ms=dec_ms,
             quality=codec.quality_of(params), params={k: list(v) if isinstance(v, tuple) else v
                                                       for k, v in params.items()},
             codec_settings=codec.settings(ref.shape, **params), env=envs.get(s.codec),
@@ -266,9 +274,10 @@ def _run_task(photo: _Photo, items: list[_Item], envs: dict[str, str], keep: boo
                 out.append(_original(photo, item, prepare, envs))
             else:
                 out.append(_encode_item(photo, item, memo, envs, keep, prepare))
+        except PhotoReadError as e:
+            out.append(_failed(item, photo.rec, str(e)))
         except Exception as e:  # noqa: BLE001 - a failed item is recorded and the study goes on
-            msg = str(e) if str(e).startswith("photo cannot be read") else f"{type(e).__name__}: {e}"
-            out.append(_failed(item, photo.rec, msg))
+            out.append(_failed(item, photo.rec, f"{type(e).__name__}: {e}"))
     return out
 
 
@@ -308,9 +317,12 @@ def environments(store: Store, codecs: list[str], filter: str) -> dict[str, str]
     """Record library versions per codec (and for the source decoder); returns codec -> environment id."""
     import PIL
 
+    from .. import jpeg
+
     base = {"codeclens": __version__, "python": sys.version.split()[0], "numpy": np.__version__,
             "transform_filter": filter, "gray": "BT.601 luma, rounded", "metrics": quality.BACKEND}
-    envs = {"original": store.add_environment({**base, "decoder": {"Pillow": PIL.__version__}})}
+    decoder = {"name": SOURCE_DECODER, "libjpeg": jpeg.library_version(), "Pillow": PIL.__version__}
+    envs = {"original": store.add_environment({**base, "decoder": decoder})}
     for name in codecs:
         envs[name] = store.add_environment({**base, "codec": name, "versions": get_codec(name).versions()})
     return envs
@@ -383,9 +395,7 @@ def run_study(photos: list[SamplePhoto], grid: Grid, store: Store, classifier: A
                 bar.update(missing - len(items))
             if not items:
                 continue
-            photo = _Photo(rec, filter)
-            if error:  # unreadable file: every item fails with the read error
-                photo.decoded, photo._error = True, error
+            photo = _Photo(rec, filter, error)  # an unreadable file: every item fails with the read error
             groups = _group(items)
             photo.tasks_left = len(groups)
             for group in groups:
@@ -414,7 +424,7 @@ def run_study(photos: list[SamplePhoto], grid: Grid, store: Store, classifier: A
                 stats.failed += 1
             else:
                 prows.append(PredictionRow(photo_id, key, classifier.name, "ok", "", p.rank, p.p_true, p.top1,
-                                           p.top5))
+                                           p.top5))  # rank None: a photo without a label
             stats.computed_predictions += 1
             stats.encodes += r.encodes
         store.write(vrows, prows, blobs)
@@ -453,9 +463,8 @@ def run_study(photos: list[SamplePhoto], grid: Grid, store: Store, classifier: A
 def _finish_photo(store: Store, photo: _Photo) -> None:
     """Record the photo's size/format (or its read error) and drop its pixels."""
     if photo.decoded:
-        src = photo._source
-        if src is not None:
-            store.update_photo(photo.rec.photo, src.shape[1], src.shape[0], photo._format)
+        if photo.shape is not None:
+            store.update_photo(photo.rec.photo, photo.shape[1], photo.shape[0], photo.format)
         else:
-            store.update_photo(photo.rec.photo, None, None, None, "failed", photo._error)
+            store.update_photo(photo.rec.photo, None, None, None, "failed", photo.error)
     photo.release()

@@ -8,8 +8,13 @@ short ``BEGIN IMMEDIATE`` transaction, so a killed process loses only the batch 
 Tables (see :data:`SCHEMA`): ``photos``, ``settings``, ``variants`` (size, bpp, compression ratios, PSNR,
 SSIM, timings, exact codec settings, environment id, status/error), ``bitstreams`` (the encoded bytes, when
 kept), ``predictions``, ``environments`` (library versions), ``models``, ``studies`` and ``study_items``
-(which (photo, setting) pairs belong to a named study). :meth:`Store.results` returns the results table of
-RESULTS_TABLE.md as a dict of numpy columns.
+(which (photo, setting) pairs belong to a named study). :meth:`Store.results` returns the results table (the
+contract of :mod:`codeclens.analysis.table`) as a dict of numpy columns; :func:`load_results` reads it from a
+store or from a table file.
+
+A path that holds something other than a store (another SQLite database, any other file) or a store written
+by a newer schema raises :class:`StoreError` (a ValueError) and is left untouched; ``readonly=True`` opens a
+store for reading only (the report, select and analyze commands).
 """
 
 from __future__ import annotations
@@ -27,6 +32,10 @@ from typing import Any
 import numpy as np
 
 SCHEMA_VERSION = 1
+
+
+class StoreError(ValueError):
+    """The path is not a codeclens store, or a store this version cannot read; the message says which."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -124,22 +133,59 @@ class Store:
     Use one Store per thread (sqlite3 connections are not shared across threads here).
     """
 
-    def __init__(self, path: str | Path, timeout: float = 120.0) -> None:
+    def __init__(self, path: str | Path, timeout: float = 120.0, readonly: bool = False) -> None:
         self.path = Path(path)
-        if self.path.parent and not self.path.parent.exists():
+        if self.path.is_dir():
+            raise StoreError(f"{self.path} is a folder, not a store file")
+        if readonly and not self.path.is_file():
+            raise FileNotFoundError(f"no store at {self.path} (run `codeclens study` first)")
+        _check_store_file(self.path)
+        if not readonly and self.path.parent and not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None)
+        uri = f"{self.path.resolve().as_uri()}?mode={'ro' if readonly else 'rwc'}"
+        self.conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
+        self.readonly = readonly
+        try:
+            version = self._schema_version()
+            if version is None and readonly:
+                raise StoreError(f"{self.path} is an empty database, not a codeclens store (run `codeclens study`)")
+            if version is not None and version != SCHEMA_VERSION:
+                raise StoreError(f"{self.path}: store schema version {version}, this codeclens reads "
+                                 f"{SCHEMA_VERSION}" + (" (written by a newer codeclens: upgrade it)"
+                                                        if version > SCHEMA_VERSION else ""))
+            if not readonly:
+                self._create(version)
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def _schema_version(self) -> int | None:
+        """The stored schema version; None for an empty database; StoreError for a database that is not a
+        store."""
+        try:
+            tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if not tables:
+                return None
+            if "meta" not in tables:
+                raise StoreError(f"{self.path} is an SQLite database but not a codeclens store (tables: "
+                                 f"{', '.join(sorted(tables)[:5])})")
+            row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{self.path} is not a codeclens store ({e})") from None
+        if row is None or not str(row[0]).isdigit():
+            raise StoreError(f"{self.path} is not a codeclens store (no schema version)")
+        return int(row[0])
+
+    def _create(self, version: int | None) -> None:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
+        if version is not None:
+            return
         with self.transaction():
             for stmt in SCHEMA.split(";"):
                 if stmt.strip():
                     self.conn.execute(stmt)
-            row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            if row is None:
-                self.conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) != SCHEMA_VERSION:
-                raise ValueError(f"{self.path}: store schema version {row[0]}, this codeclens reads {SCHEMA_VERSION}")
+            self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     # -- plumbing -----------------------------------------------------------------------------------------
     def close(self) -> None:
@@ -256,12 +302,6 @@ class Store:
         return {t: self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
                 for t in ("photos", "settings", "variants", "bitstreams", "predictions", "study_items")}
 
-    def duplicates(self) -> int:
-        """Rows sharing a key (always 0 thanks to the primary keys; a check for tests and audits)."""
-        q = ["SELECT COUNT(*) - COUNT(DISTINCT photo || '|' || setting) FROM variants",
-             "SELECT COUNT(*) - COUNT(DISTINCT photo || '|' || setting || '|' || model) FROM predictions"]
-        return sum(self.conn.execute(s).fetchone()[0] for s in q)
-
     def studies(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT study FROM studies ORDER BY created")]
 
@@ -302,6 +342,39 @@ class Store:
         sql += " ORDER BY p.photo, s.codec, p.setting, p.model"
         rows = self.conn.execute(sql, args).fetchall()
         return _columns(rows)
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _check_store_file(path: Path) -> None:
+    """StoreError, before anything is opened or written, for an existing file that is not an SQLite database."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with path.open("rb") as f:
+        head = f.read(len(_SQLITE_MAGIC))
+    if head != _SQLITE_MAGIC:
+        raise StoreError(f"{path} is not a codeclens store (not an SQLite database)")
+
+
+def load_results(source: str | Path, model: str | None = None, study: str | None = None) -> dict[str, np.ndarray]:
+    """The results table of a store (opened read-only) or of a table file (``.csv``, ``.npz``, ``.parquet``,
+    as written by ``codeclens export`` or :func:`codeclens.analysis.save_table`); ``model`` and ``study``
+    restrict the rows (a table file has no study membership: ``study`` is refused for one)."""
+    from ..analysis.table import TABLE_SUFFIXES, load_table, take
+
+    path = Path(source)
+    if path.suffix.lower() in TABLE_SUFFIXES:
+        if study is not None:
+            raise ValueError(f"{path} is a table file, which records no study membership; drop --study")
+        table = load_table(path)
+        if model is not None:
+            if model not in set(table["model"].tolist()):
+                raise ValueError(f"no rows of model {model!r} in {path}; models: {sorted(set(table['model']))}")
+            table = take(table, table["model"] == model)
+        return table
+    with Store(path, readonly=True) as store:
+        return store.results(model=model, study=study)
 
 
 def _columns(rows: list[tuple[Any, ...]]) -> dict[str, np.ndarray]:
