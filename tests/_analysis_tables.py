@@ -1,4 +1,4 @@
-"""Synthetic results tables (the RESULTS_TABLE.md contract) for the analysis tests."""
+"""Synthetic results tables (the contract of codeclens.analysis.table) for the analysis tests."""
 
 from __future__ import annotations
 

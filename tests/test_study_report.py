@@ -133,6 +133,25 @@ def test_study_and_report_commands(samples, tmp_path, capsys):
     assert "0 items computed" in capsys.readouterr().out
     assert cli_main(["report", "--store", str(store), "--out", str(tmp_path / "rep2")]) == 0
     assert "jpeg2000:bpp=0.3,scale=1,color=rgb" in (tmp_path / "rep2" / "report.md").read_text()
+    # select and analyze on the store the study wrote, with an unlabelled photo added by a second run
+    assert cli_main(["study", "--block", "codec=jpeg quality=80,20 scale=1/2", "--photos", "test", "--limit", "1",
+                     "--store", str(store), "--no-progress", "--device", "cpu"]) == 0
+    capsys.readouterr()
+    assert cli_main(["select", str(store), "--codec", "jpeg", "--scale", "0.5", "--json"]) == 0
+    summary = {r["selector"]: r for r in json.loads(capsys.readouterr().out)}
+    assert summary["original"]["n_photos"] == 3 and summary["original"]["n_ranked"] == 2
+    assert summary["HRS"]["n_photos"] == 2 and summary["T1K"]["n_photos"] == 3
+    assert cli_main(["analyze", str(store), "--out", str(tmp_path / "an"), "--bootstrap", "20"]) == 0
+    capsys.readouterr()
+    md = (tmp_path / "an" / "analysis.md").read_text()
+    assert "1 photo(s) have no label" in md
+    with (tmp_path / "an" / "setting_stats.csv").open() as f:
+        rows = {r["setting"]: r for r in csv.DictReader(f)}
+    with Store(store, readonly=True) as opened:
+        t = opened.results()
+    for setting, r in rows.items():
+        ranked = (t["setting"] == setting) & (t["rank"] >= 1)
+        assert float(r["top1"]) == pytest.approx(np.mean(t["rank"][ranked] == 1)) and int(r["n_ranked"]) == 2
     assert cli_main(["report", "--store", str(tmp_path / "none.sqlite")]) == 2
     assert capsys.readouterr().err.startswith("codeclens report: error: no store at")
     assert cli_main(["study", "--list"]) == 0

@@ -41,13 +41,14 @@ ORIGINAL = "original"
 _SCALE_TEXT = {1.0: "1", 0.5: "1/2", 0.25: "1/4", 0.125: "1/8"}
 
 
-def _fmt(value: Any) -> str:
+def _key_text(value: Any) -> str:
+    """A parameter value as it appears in a setting key (``90``, ``0.5``, ``200/40/20``, ``true``)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, (tuple, list)):
-        return "/".join(_fmt(v) for v in value)
+        return "/".join(_key_text(v) for v in value)
     return str(value)
 
 
@@ -71,10 +72,10 @@ class Setting:
             return ORIGINAL
         codec = get_codec(self.codec)
         schema = codec.schema()
-        parts = [f"{schema[n].key or n}={_fmt(v)}" for n, v in self.params
+        parts = [f"{schema[n].key or n}={_key_text(v)}" for n, v in self.params
                  if v != schema[n].default or n == codec.quality_param]
         if self.target_bpp is not None:
-            parts.append(f"bpp={_fmt(self.target_bpp)}")
+            parts.append(f"bpp={_key_text(self.target_bpp)}")
         parts += [f"scale={_SCALE_TEXT[self.scale]}", f"color={self.color}"]
         return f"{self.codec}:" + ",".join(parts)
 

@@ -318,7 +318,8 @@ class Store:
         return {r[0]: json.loads(r[1]) for r in self.conn.execute("SELECT env, info FROM environments")}
 
     def results(self, model: str | None = None, study: str | None = None) -> dict[str, np.ndarray]:
-        """The results table (RESULTS_TABLE.md): one row per (photo, version, model), numpy columns.
+        """The results table (the contract of :mod:`codeclens.analysis.table`): one row per (photo, version, model),
+        numpy columns.
 
         ``model`` / ``study`` restrict the rows; sorted by photo, codec, setting, model.
         """
