@@ -466,7 +466,7 @@ def test_float_input_needs_data_range(pair):
 
 def test_dtype_errors(pair):
     a, b = pair
-    with pytest.raises(TypeError, match="expected uint8, uint16, float32 or float64 samples .*got int64"):
+    with pytest.raises(TypeError, match="a: expected dtype uint8, uint16, float32 or float64, got int64"):
         metrics.ssim(a.astype(np.int64), b.astype(np.int64))
     with pytest.raises(TypeError, match="same dtype, got uint8 and float32"):
         metrics.ssim(a, b.astype(np.float32), data_range=255)

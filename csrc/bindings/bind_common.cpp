@@ -14,6 +14,10 @@ void register_common(py::module_& m) {
   m.def("default_thread_count", &codeclens::default_thread_count,
         "Worker threads a batch call uses when threads=None: CPUs in this process's affinity mask, or "
         "CODECLENS_NUM_THREADS when set.");
+  m.def(
+      "resolve_threads", [](const ThreadsArg& threads) { return resolve_threads(threads); }, py::arg("threads"),
+      "The thread count an entry point uses for `threads`: None -> default_thread_count(), a positive int as "
+      "given; 0 or a negative int raise ValueError, other types (bool, float, str) TypeError.");
 }
 
 }  // namespace codeclens::py_glue

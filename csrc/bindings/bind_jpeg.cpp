@@ -1,4 +1,5 @@
-// pybind11 glue for csrc/jpeg: argument checks, GIL release, numpy arrays adopting the core's memory.
+// Glue for csrc/jpeg: names what each entry accepts, releases the GIL around the codec, returns arrays that
+// adopt the core's memory. Adapter, errors, threads and the batch runner are bindings/common.
 #include <array>
 #include <optional>
 #include <string>
@@ -35,67 +36,34 @@ DecodeOptions decode_options(const std::string& mode, int scale, const std::stri
   return o;
 }
 
-std::string describe_dtype(const py::array& a) { return std::string(py::str(a.dtype())); }
-
-std::string describe_shape(const py::array& a) {
-  std::string s = "(";
-  for (py::ssize_t i = 0; i < a.ndim(); ++i) s += (i ? ", " : "") + std::to_string(a.shape(i));
-  return s + (a.ndim() == 1 ? ",)" : ")");
+// An image to encode: uint8 (H, W), (H, W, 1) or (H, W, 3) with packed pixels; rows may be strided.
+ViewSpec image_spec() {
+  ViewSpec s;
+  s.what = "image";
+  s.dtypes = {SampleType::U8};
+  s.channels = {1, 3};
+  s.packed = true;
+  return s;
 }
 
-// An (H, W), (H, W, 1) or (H, W, 3) uint8 array with packed pixels; rows may be strided.
-ImageView image_view(const py::handle& obj, const char* what) {
-  if (!py::isinstance<py::array>(obj)) {
-    throw TypeMismatch(std::string(what) + ": expected a numpy uint8 array, got " +
-                       std::string(py::str(obj.get_type().attr("__name__"))));
-  }
-  auto a = py::reinterpret_borrow<py::array>(obj);
-  if (!a.dtype().is(py::dtype::of<std::uint8_t>())) {
-    throw TypeMismatch(std::string(what) + ": expected dtype uint8, got " + describe_dtype(a));
-  }
-  const bool ok_shape = a.ndim() == 2 || (a.ndim() == 3 && (a.shape(2) == 1 || a.shape(2) == 3));
-  if (!ok_shape) {
-    throw InvalidArgument(std::string(what) + ": expected shape (H, W), (H, W, 1) or (H, W, 3), got " + describe_shape(a));
-  }
-  ImageView v;
-  v.height = static_cast<int>(a.shape(0));
-  v.width = static_cast<int>(a.shape(1));
-  v.channels = a.ndim() == 3 ? static_cast<int>(a.shape(2)) : 1;
-  const py::ssize_t pixel_stride = a.strides(1);
-  const py::ssize_t channel_stride = a.ndim() == 3 ? a.strides(2) : 1;
-  const bool packed = (v.channels == 1 || channel_stride == 1) && (v.width <= 1 || pixel_stride == v.channels) &&
-                      a.strides(0) >= 0;
-  if (a.size() > 0 && !packed) {
-    throw InvalidArgument(std::string(what) + ": expected rows of packed pixels (strides (row, " +
-                          std::to_string(v.channels) + ", 1)), got strides (" + std::to_string(a.strides(0)) + ", " +
-                          std::to_string(pixel_stride) + (a.ndim() == 3 ? ", " + std::to_string(channel_stride) : "") +
-                          "); pass numpy.ascontiguousarray(image)");
-  }
-  v.row_stride = a.strides(0);
-  v.data = static_cast<const std::uint8_t*>(a.data());
-  return v;
+// decode's out=: a writable uint8 array of the decoded shape, packed pixels; (H, W) or (H, W, 1) for gray.
+ViewSpec out_spec(int h, int w, int c) {
+  ViewSpec s;
+  s.what = "out";
+  s.dtypes = {SampleType::U8};
+  s.plane = c == 1;
+  s.channels = {c};
+  s.height = h;
+  s.width = w;
+  s.packed = true;
+  s.writable = true;
+  return s;
 }
 
-// Output for decode: (H, W, C) uint8 (or (H, W) when C == 1), writable, packed pixels.
-MutableImageView out_view(const py::handle& obj, int h, int w, int c) {
-  if (!py::isinstance<py::array>(obj)) {
-    throw TypeMismatch("out: expected a numpy uint8 array, got " + std::string(py::str(obj.get_type().attr("__name__"))));
-  }
-  auto a = py::reinterpret_borrow<py::array>(obj);
-  if (!a.dtype().is(py::dtype::of<std::uint8_t>())) throw TypeMismatch("out: expected dtype uint8, got " + describe_dtype(a));
-  if (!a.writeable()) throw InvalidArgument("out: array is read-only");
-  const bool shape_ok = (a.ndim() == 3 && a.shape(0) == h && a.shape(1) == w && a.shape(2) == c) ||
-                        (a.ndim() == 2 && c == 1 && a.shape(0) == h && a.shape(1) == w);
-  if (!shape_ok) {
-    throw InvalidArgument("out: expected shape (" + std::to_string(h) + ", " + std::to_string(w) + ", " + std::to_string(c) +
-                          "), got " + describe_shape(a));
-  }
-  const py::ssize_t channel_stride = a.ndim() == 3 ? a.strides(2) : 1;
-  if ((c > 1 && channel_stride != 1) || (w > 1 && a.strides(1) != c) || a.strides(0) < 0) {
-    throw InvalidArgument("out: expected rows of packed pixels (strides (row, " + std::to_string(c) + ", 1)), got " +
-                          std::string(py::str(py::tuple(a.attr("strides")))));
-  }
-  return MutableImageView{static_cast<std::uint8_t*>(a.mutable_data()), h, w, c, a.strides(0)};
+MutableImageView out_rows(const py::handle& out, int h, int w, int c) {
+  const ImageView rows = image_rows(array_view(out, out_spec(h, w, c)).view);
+  // array_view checked that the array is writable.
+  return MutableImageView{const_cast<std::uint8_t*>(rows.data), rows.height, rows.width, rows.channels, rows.row_stride};
 }
 
 // Decodes into freshly malloc'd memory (no GIL needed).
@@ -115,9 +83,7 @@ DecodedImage decode_to_malloc(ByteView data, const DecodeOptions& options) {
   return img;
 }
 
-py::array to_array(DecodedImage&& img) {
-  return adopt_malloc(img.pixels.release(), {img.h, img.w, img.c});
-}
+py::array to_array(DecodedImage&& img) { return adopt(std::move(img.pixels), {img.h, img.w, img.c}); }
 
 py::object decode(const py::handle& data, const std::string& mode, int scale, const std::string& dct_method,
                   bool strict, const py::object& out) {
@@ -136,7 +102,7 @@ py::object decode(const py::handle& data, const std::string& mode, int scale, co
     py::gil_scoped_release nogil;
     dec.emplace(buf.view(), options);
   }
-  const MutableImageView target = out_view(out, dec->height(), dec->width(), dec->channels());
+  const MutableImageView target = out_rows(out, dec->height(), dec->width(), dec->channels());
   {
     py::gil_scoped_release nogil;
     dec->decode_into(target);
@@ -144,35 +110,18 @@ py::object decode(const py::handle& data, const std::string& mode, int scale, co
   return out;
 }
 
-std::vector<BufferRef> buffers_of(const py::sequence& items, std::vector<std::exception_ptr>& errors) {
-  std::vector<BufferRef> refs;
-  refs.reserve(items.size());
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    try {
-      refs.emplace_back(items[i], "data");
-    } catch (...) {
-      errors[i] = std::current_exception();
-      refs.emplace_back(py::bytes(""), "data");  // placeholder, never read
-    }
-  }
-  return refs;
-}
+struct DecodeItem {
+  std::optional<BufferRef> data;
+  DecodedImage image;
+};
 
 py::list decode_batch(const py::sequence& items, const std::string& mode, int scale, const std::string& dct_method,
-                      bool strict, const std::optional<int>& threads, const std::string& on_error) {
-  const OnError policy = parse_on_error(on_error);
+                      bool strict, const ThreadsArg& threads) {
   const DecodeOptions options = decode_options(mode, scale, dct_method, strict);
-  const std::size_t n = items.size();
-  std::vector<std::exception_ptr> errors(n);
-  std::vector<BufferRef> refs = buffers_of(items, errors);
-  std::vector<DecodedImage> images(n);
-  run_batch_items(n, batch_threads(threads, n), errors,
-                  [&](std::size_t i) { images[i] = decode_to_malloc(refs[i].view(), options); });
-  std::vector<py::object> results(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    if (!errors[i]) results[i] = to_array(std::move(images[i]));
-  }
-  return finish_batch(results, errors, policy);
+  return run_batch<DecodeItem>(
+      items, resolve_threads(threads), [](const py::handle& item, DecodeItem& s) { s.data.emplace(item, "data"); },
+      [&](DecodeItem& s) { s.image = decode_to_malloc(s.data->view(), options); },
+      [](DecodeItem& s) { return to_array(std::move(s.image)); });
 }
 
 std::vector<std::array<std::uint16_t, 64>> parse_qtables(const py::object& qtables) {
@@ -217,41 +166,30 @@ py::bytes to_bytes(const EncodedBuffer& buf) {
 
 py::bytes encode(const py::handle& image, int quality, const std::string& subsampling, const py::object& qtables,
                  bool progressive, bool optimize, const std::string& dct_method, int restart_interval) {
-  const ImageView view = image_view(image, "image");
+  const ArrayView input = array_view(image, image_spec());
   const EncodeOptions options = encode_options(quality, subsampling, qtables, progressive, optimize, dct_method, restart_interval);
   EncodedBuffer out;
   {
     py::gil_scoped_release nogil;
-    out = jpeg::encode(view, options);
+    out = jpeg::encode(image_rows(input.view), options);
   }
   return to_bytes(out);
 }
 
+struct EncodeItem {
+  ArrayView image;
+  EncodedBuffer encoded;
+};
+
 py::list encode_batch(const py::sequence& images, int quality, const std::string& subsampling, const py::object& qtables,
                       bool progressive, bool optimize, const std::string& dct_method, int restart_interval,
-                      const std::optional<int>& threads, const std::string& on_error) {
-  const OnError policy = parse_on_error(on_error);
+                      const ThreadsArg& threads) {
   const EncodeOptions options = encode_options(quality, subsampling, qtables, progressive, optimize, dct_method, restart_interval);
-  const std::size_t n = images.size();
-  std::vector<py::object> keep(n);  // the arrays stay alive while the GIL is released
-  std::vector<ImageView> views(n);
-  std::vector<std::exception_ptr> errors(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    keep[i] = images[i];
-    try {
-      views[i] = image_view(keep[i], "image");
-    } catch (...) {
-      errors[i] = std::current_exception();
-    }
-  }
-  std::vector<EncodedBuffer> encoded(n);
-  run_batch_items(n, batch_threads(threads, n), errors,
-                  [&](std::size_t i) { encoded[i] = jpeg::encode(views[i], options); });
-  std::vector<py::object> results(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    if (!errors[i]) results[i] = to_bytes(encoded[i]);
-  }
-  return finish_batch(results, errors, policy);
+  return run_batch<EncodeItem>(
+      images, resolve_threads(threads),
+      [](const py::handle& item, EncodeItem& s) { s.image = array_view(item, image_spec()); },
+      [&](EncodeItem& s) { s.encoded = jpeg::encode(image_rows(s.image.view), options); },
+      [](EncodeItem& s) { return to_bytes(s.encoded); });
 }
 
 py::array table_array(const std::array<std::uint16_t, 64>& t) {
@@ -283,7 +221,7 @@ py::dict coefficients_dict(Coefficients&& c) {
     d["v_samp"] = comp.v_samp;
     d["quant_tbl_no"] = comp.quant_tbl_no;
     d["qtable"] = table_array(comp.qtable);
-    d["coefficients"] = adopt_malloc(comp.blocks.release(), {comp.blocks_h, comp.blocks_w, 8, 8});
+    d["coefficients"] = adopt(std::move(comp.blocks), {comp.blocks_h, comp.blocks_w, 8, 8});
     comps.append(d);
   }
   py::dict d = header_dict(c.header);
@@ -301,19 +239,17 @@ py::dict read_coefficients(const py::handle& data, bool strict) {
   return coefficients_dict(std::move(c));
 }
 
-py::list read_coefficients_batch(const py::sequence& items, bool strict, const std::optional<int>& threads, const std::string& on_error) {
-  const OnError policy = parse_on_error(on_error);
-  const std::size_t n = items.size();
-  std::vector<std::exception_ptr> errors(n);
-  std::vector<BufferRef> refs = buffers_of(items, errors);
-  std::vector<Coefficients> coeffs(n);
-  run_batch_items(n, batch_threads(threads, n), errors,
-                  [&](std::size_t i) { coeffs[i] = jpeg::read_coefficients(refs[i].view(), strict); });
-  std::vector<py::object> results(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    if (!errors[i]) results[i] = coefficients_dict(std::move(coeffs[i]));
-  }
-  return finish_batch(results, errors, policy);
+struct CoefficientsItem {
+  std::optional<BufferRef> data;
+  Coefficients coefficients;
+};
+
+py::list read_coefficients_batch(const py::sequence& items, bool strict, const ThreadsArg& threads) {
+  return run_batch<CoefficientsItem>(
+      items, resolve_threads(threads),
+      [](const py::handle& item, CoefficientsItem& s) { s.data.emplace(item, "data"); },
+      [&](CoefficientsItem& s) { s.coefficients = jpeg::read_coefficients(s.data->view(), strict); },
+      [](CoefficientsItem& s) { return coefficients_dict(std::move(s.coefficients)); });
 }
 
 py::bytes write_coefficients(int width, int height, const std::string& color_space, const py::list& components,
@@ -328,13 +264,13 @@ py::bytes write_coefficients(int width, int height, const std::string& color_spa
     v.v_samp = t[2].cast<int>();
     v.qtable = parse_qtables(py::make_tuple(t[3])).at(0);
     py::object blocks_obj = t[4];
-    if (!py::isinstance<py::array>(blocks_obj) || !py::reinterpret_borrow<py::array>(blocks_obj).dtype().is(py::dtype::of<std::int16_t>())) {
+    if (!py::isinstance<py::array>(blocks_obj) || !py::reinterpret_borrow<py::array>(blocks_obj).dtype().equal(py::dtype::of<std::int16_t>())) {
       throw TypeMismatch("components[" + std::to_string(i) + "].coefficients: expected an int16 numpy array");
     }
     auto blocks = py::reinterpret_borrow<py::array>(blocks_obj);
     if (blocks.ndim() != 4 || blocks.shape(2) != 8 || blocks.shape(3) != 8) {
       throw InvalidArgument("components[" + std::to_string(i) + "].coefficients: expected shape (blocks_h, blocks_w, 8, 8), got " +
-                            describe_shape(blocks));
+                            shape_text(blocks));
     }
     if (!(blocks.flags() & py::array::c_style)) {
       throw InvalidArgument("components[" + std::to_string(i) + "].coefficients: expected a C-contiguous array");
@@ -391,7 +327,7 @@ void register_jpeg(py::module_& m) {
         "Decode JPEG bytes to a uint8 (H, W, C) array (C = 3 for rgb/ycbcr, 1 for gray).");
   m.def("jpeg_decode_batch", &decode_batch, py::arg("items"), py::arg("mode") = "rgb", py::arg("scale") = 1,
         py::arg("dct_method") = "islow", py::arg("strict") = false, py::arg("threads") = py::none(),
-        py::arg("on_error") = "raise", "Decode many JPEGs on the core's thread pool.");
+        "Decode many JPEGs on the core's thread pool: a list of arrays, or exception instances for failed items.");
   m.def("jpeg_encode", &encode, py::arg("image"), py::arg("quality") = 75, py::arg("subsampling") = "420",
         py::arg("qtables") = py::none(), py::arg("progressive") = false, py::arg("optimize") = false,
         py::arg("dct_method") = "islow", py::arg("restart_interval") = 0,
@@ -399,12 +335,12 @@ void register_jpeg(py::module_& m) {
   m.def("jpeg_encode_batch", &encode_batch, py::arg("images"), py::arg("quality") = 75, py::arg("subsampling") = "420",
         py::arg("qtables") = py::none(), py::arg("progressive") = false, py::arg("optimize") = false,
         py::arg("dct_method") = "islow", py::arg("restart_interval") = 0, py::arg("threads") = py::none(),
-        py::arg("on_error") = "raise", "Encode many arrays on the core's thread pool.");
+        "Encode many arrays on the core's thread pool: a list of bytes, or exception instances for failed items.");
   m.def("jpeg_read_coefficients", &read_coefficients, py::arg("data"), py::arg("strict") = false,
         "Quantized DCT coefficients of every component, without transcoding.");
   m.def("jpeg_read_coefficients_batch", &read_coefficients_batch, py::arg("items"), py::arg("strict") = false,
-        py::arg("threads") = py::none(), py::arg("on_error") = "raise",
-        "read_coefficients over many JPEGs on the core's thread pool.");
+        py::arg("threads") = py::none(),
+        "read_coefficients over many JPEGs on the core's thread pool; failed items hold their exception instance.");
   m.def("jpeg_write_coefficients", &write_coefficients, py::arg("width"), py::arg("height"), py::arg("color_space"),
         py::arg("components"), py::arg("progressive") = false, py::arg("optimize") = true, py::arg("restart_interval") = 0,
         "Write a JPEG from quantized coefficients: components are (id, h_samp, v_samp, qtable, int16 blocks).");

@@ -1,15 +1,14 @@
-// Glue for codeclens._core.metrics: numpy arrays -> strided PlaneViews (no copies), GIL released around the
-// kernels, batch on the core thread pool. The work lives in csrc/metrics/.
+// Glue for csrc/metrics: names what the kernels accept (the common adapter reads any strides in place), releases
+// the GIL around them; the batch runs on the core's pool through the common runner.
 #include <pybind11/stl.h>
 
-#include <climits>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "bindings/common.hpp"
 #include "bindings/registry.hpp"
-#include "common/thread_pool.hpp"
+#include "common/errors.hpp"
 #include "metrics/downsample.hpp"
 #include "metrics/gaussian.hpp"
 #include "metrics/mse_psnr.hpp"
@@ -21,41 +20,21 @@ namespace {
 
 namespace cm = codeclens::metrics;
 
-cm::SampleType sample_type_of(const py::array& arr, const char* name) {
-  const py::dtype dt = arr.dtype();
-  if (dt.equal(py::dtype::of<std::uint8_t>())) return cm::SampleType::U8;
-  if (dt.equal(py::dtype::of<std::uint16_t>())) return cm::SampleType::U16;
-  if (dt.equal(py::dtype::of<float>())) return cm::SampleType::F32;
-  if (dt.equal(py::dtype::of<double>())) return cm::SampleType::F64;
-  throw py::type_error(std::string(name) + ": expected uint8, uint16, float32 or float64 samples in native byte "
-                       "order, got " + std::string(py::str(dt)));
+// An image: uint8, uint16, float32 or float64, (H, W) or (H, W, C), any strides (crops, flips, channel-first
+// and unaligned views are read in place).
+ViewSpec image_spec(const char* what) {
+  ViewSpec s;
+  s.what = what;
+  s.dtypes = {SampleType::U8, SampleType::U16, SampleType::F32, SampleType::F64};
+  s.channels = {kAnyChannels};
+  return s;
 }
 
-// A 2-D (H, W) or 3-D (H, W, C) numpy array read in place through its strides (any strides, unaligned too).
-cm::PlaneView plane_of(const py::handle& obj, const char* name) {
-  if (!py::isinstance<py::array>(obj)) {
-    throw py::type_error(std::string(name) + ": expected a numpy array, got " +
-                         std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
-  }
-  const auto arr = py::reinterpret_borrow<py::array>(obj);
-  cm::PlaneView v;
-  v.type = sample_type_of(arr, name);
-  if (arr.ndim() != 2 && arr.ndim() != 3) {
-    throw py::value_error(std::string(name) + ": expected a 2-D (H, W) or 3-D (H, W, C) array, got " +
-                          std::to_string(arr.ndim()) + " dimensions");
-  }
-  for (py::ssize_t d = 0; d < arr.ndim(); ++d) {
-    if (arr.shape(d) > INT_MAX) throw py::value_error(std::string(name) + ": dimension too large");
-  }
-  v.data = arr.data();
-  v.height = static_cast<int>(arr.shape(0));
-  v.width = static_cast<int>(arr.shape(1));
-  v.channels = arr.ndim() == 3 ? static_cast<int>(arr.shape(2)) : 1;
-  v.row_stride = arr.strides(0);
-  v.col_stride = arr.strides(1);
-  v.ch_stride = arr.ndim() == 3 ? arr.strides(2) : static_cast<py::ssize_t>(cm::sample_size(v.type));
-  return v;
-}
+struct Pair {
+  ArrayView a, b;
+};
+
+Pair pair_of(const py::handle& a, const py::handle& b) { return Pair{array_view(a, image_spec("a")), array_view(b, image_spec("b"))}; }
 
 cm::SsimOptions options_of(std::optional<double> data_range, int win_size, double sigma, double k1, double k2,
                            bool luma, bool downsample) {
@@ -70,82 +49,65 @@ cm::SsimOptions options_of(std::optional<double> data_range, int win_size, doubl
   return o;
 }
 
-// None: every CPU of this process (or CODECLENS_NUM_THREADS); otherwise a positive count.
-
-py::tuple quality_tuple(const cm::QualityResult& r) { return py::make_tuple(r.mse, r.psnr, r.ssim); }
-
-py::tuple quality_full(const py::array& a, const py::array& b, std::optional<double> data_range, int win_size,
+py::tuple quality_full(const py::handle& a, const py::handle& b, std::optional<double> data_range, int win_size,
                        double sigma, double k1, double k2, bool luma, bool downsample, bool full,
-                       std::optional<int> threads_arg) {
-  const cm::PlaneView va = plane_of(a, "a"), vb = plane_of(b, "b");
+                       const ThreadsArg& threads) {
+  const int n = resolve_threads(threads);
+  const Pair p = pair_of(a, b);
   const cm::SsimOptions o = options_of(data_range, win_size, sigma, k1, k2, luma, downsample);
-  const int threads = batch_threads(threads_arg, static_cast<std::size_t>(va.width));
   py::object map = py::none();
   cm::QualityResult r;
   if (full) {
-    const cm::MapShape shape = cm::ssim_map_shape(va, vb, o);
-    MallocBlock block(static_cast<std::size_t>(shape.height) * shape.width * shape.channels * sizeof(double));
+    const cm::MapShape shape = cm::ssim_map_shape(p.a.view, p.b.view, o);
+    MallocPtr<double> block = malloc_array<double>(static_cast<std::size_t>(shape.height) * shape.width * shape.channels);
     {
       py::gil_scoped_release release;
-      r = cm::quality(va, vb, o, static_cast<double*>(block.ptr), threads);
+      r = cm::quality(p.a.view, p.b.view, o, block.get(), n);
     }
     std::vector<py::ssize_t> dims{shape.height, shape.width};
-    if (a.ndim() == 3 && !luma) dims.push_back(shape.channels);
-    map = adopt_malloc(static_cast<double*>(block.release()), dims);
+    if (p.a.array.ndim() == 3 && !luma) dims.push_back(shape.channels);
+    map = adopt(std::move(block), dims);
   } else {
     py::gil_scoped_release release;
-    r = cm::quality(va, vb, o, nullptr, threads);
+    r = cm::quality(p.a.view, p.b.view, o, nullptr, n);
   }
   return py::make_tuple(r.mse, r.psnr, r.ssim, py::tuple(py::cast(r.channel_ssim)), r.downsample_factor, map);
 }
 
+struct QualityItem {
+  Pair pair;
+  cm::QualityResult result;
+};
+
+void prepare_pair(const py::handle& item, QualityItem& s) {
+  if (!py::isinstance<py::sequence>(item) || py::len(item) != 2) {
+    throw TypeMismatch("expected an (a, b) pair of arrays, got " + type_name(item));
+  }
+  s.pair = pair_of(item[py::int_(0)], item[py::int_(1)]);
+}
+
 py::list quality_batch(const py::sequence& pairs, std::optional<double> data_range, int win_size, double sigma,
-                       double k1, double k2, bool luma, bool downsample, std::optional<int> threads,
-                       const std::string& on_error) {
-  const OnError policy = parse_on_error(on_error);
+                       double k1, double k2, bool luma, bool downsample, const ThreadsArg& threads) {
   const cm::SsimOptions o = options_of(data_range, win_size, sigma, k1, k2, luma, downsample);
-  const std::size_t n = py::len(pairs);
-  const int nthreads = batch_threads(threads, n);
-  std::vector<py::object> keep;  // owners of the buffers while the GIL is released
-  keep.reserve(n);
-  std::vector<cm::PlaneView> va(n), vb(n);
-  std::vector<cm::QualityResult> out(n);
-  std::vector<std::exception_ptr> errors(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    py::object item = pairs[i];
-    keep.push_back(item);
-    try {
-      if (!py::isinstance<py::sequence>(item) || py::len(item) != 2) {
-        throw py::type_error("expected an (a, b) pair of arrays, got " +
-                             std::string(py::str(py::type::handle_of(item).attr("__name__"))));
-      }
-      va[i] = plane_of(item[py::int_(0)], "a");
-      vb[i] = plane_of(item[py::int_(1)], "b");
-    } catch (...) {
-      errors[i] = std::current_exception();
-    }
-  }
-  run_batch_items(n, nthreads, errors, [&](std::size_t i) { out[i] = cm::quality(va[i], vb[i], o, nullptr, 1); });
-  std::vector<py::object> results(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    if (!errors[i]) results[i] = quality_tuple(out[i]);
-  }
-  return finish_batch(results, errors, policy);
+  return run_batch<QualityItem>(
+      pairs, resolve_threads(threads), prepare_pair,
+      [&](QualityItem& s) { s.result = cm::quality(s.pair.a.view, s.pair.b.view, o, nullptr, 1); },
+      [](QualityItem& s) { return py::make_tuple(s.result.mse, s.result.psnr, s.result.ssim); });
 }
 
-double mse_of(const py::array& a, const py::array& b, bool luma) {
-  const cm::PlaneView va = plane_of(a, "a"), vb = plane_of(b, "b");
+double mse_of(const py::handle& a, const py::handle& b, bool luma) {
+  const Pair p = pair_of(a, b);
   py::gil_scoped_release release;
-  return cm::mse(va, vb, luma);
+  return cm::mse(p.a.view, p.b.view, luma);
 }
 
-py::tuple psnr_of(const py::array& a, const py::array& b, std::optional<double> data_range) {
-  const cm::PlaneView va = plane_of(a, "a"), vb = plane_of(b, "b");
-  const double L = cm::resolve_data_range(va.type, data_range);
+py::tuple psnr_of(const py::handle& a, const py::handle& b, std::optional<double> data_range) {
+  const Pair p = pair_of(a, b);
+  const double L = cm::resolve_data_range(p.a.view.type, data_range);
   double m = 0.0;
   {
     py::gil_scoped_release release;
-    m = cm::mse(va, vb, false);
+    m = cm::mse(p.a.view, p.b.view, false);
   }
   return py::make_tuple(m, cm::psnr_from_mse(m, L));
 }
@@ -155,15 +117,14 @@ py::tuple psnr_of(const py::array& a, const py::array& b, std::optional<double> 
 void register_metrics(py::module_& m) {
   m.def("metrics_quality", &quality_full, py::arg("a"), py::arg("b"), py::kw_only(), py::arg("data_range") = py::none(),
         py::arg("win_size") = 11, py::arg("sigma") = 1.5, py::arg("k1") = 0.01, py::arg("k2") = 0.03,
-        py::arg("luma") = false, py::arg("downsample") = false, py::arg("full") = false, py::arg("threads") = 1,
+        py::arg("luma") = false, py::arg("downsample") = false, py::arg("full") = false, py::arg("threads") = py::none(),
         "MSE, PSNR and SSIM of two (H, W) or (H, W, C) arrays in one pass: returns (mse, psnr, ssim, "
         "per-channel ssim, downsample factor, map or None). The map is float64 (H-win+1, W-win+1[, C]).");
   m.def("metrics_quality_batch", &quality_batch, py::arg("pairs"), py::kw_only(), py::arg("data_range") = py::none(),
         py::arg("win_size") = 11, py::arg("sigma") = 1.5, py::arg("k1") = 0.01, py::arg("k2") = 0.03,
         py::arg("luma") = false, py::arg("downsample") = false, py::arg("threads") = py::none(),
-        py::arg("on_error") = "raise",
-        "(mse, psnr, ssim) for each (a, b) pair on the core thread pool (threads=None: all CPUs); with "
-        "on_error='return' a failed item's place holds its exception.");
+        "(mse, psnr, ssim) for each (a, b) pair on the core thread pool (threads=None: all CPUs); a failed "
+        "item's place holds its exception instance.");
   m.def("metrics_mse", &mse_of, py::arg("a"), py::arg("b"), py::kw_only(), py::arg("luma") = false,
         "Mean of (a - b)^2 over all samples, in float64.");
   m.def("metrics_psnr", &psnr_of, py::arg("a"), py::arg("b"), py::kw_only(), py::arg("data_range") = py::none(),

@@ -1,6 +1,6 @@
 // Error types of the C++ core. The bindings map them to Python exceptions in one place
-// (bindings/errors.cpp): InvalidArgument -> ValueError, TypeMismatch -> TypeError,
-// CodecError -> codeclens.JpegError (a ValueError) or the codec's own error, anything else -> RuntimeError.
+// (python_error() in bindings/common.cpp): InvalidArgument -> ValueError, TypeMismatch -> TypeError,
+// CodecError -> codeclens.JpegError (a ValueError), std::bad_alloc -> MemoryError, anything else -> RuntimeError.
 #pragma once
 
 #include <stdexcept>

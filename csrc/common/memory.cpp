@@ -2,7 +2,7 @@
 
 #include <cstdint>
 
-#include "common/buffer.hpp"
+#include "common/memory.hpp"
 
 namespace codeclens {
 

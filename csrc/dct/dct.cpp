@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <string>
 
 #include "common/errors.hpp"
 #include "common/thread_pool.hpp"
@@ -24,12 +26,6 @@ constexpr std::array<int, kCoefficients> make_zigzag() {
     }
   }
   return order;
-}
-
-constexpr std::array<int, kCoefficients> invert(const std::array<int, kCoefficients>& order) {
-  std::array<int, kCoefficients> inv{};
-  for (int k = 0; k < kCoefficients; ++k) inv[order[k]] = k;
-  return inv;
 }
 
 // C[k][n] = a(k) cos((2n + 1) k pi / 16): row k of the orthonormal DCT-II matrix.
@@ -63,41 +59,49 @@ int workers_for(int threads, std::size_t rows, std::size_t blocks) {
 }
 
 template <typename T>
-void load_block(const PlaneView<T>& p, int by, int bx, float shift, float* blk) {
+inline float sample_at(const unsigned char* p) {
+  T value;
+  std::memcpy(&value, p, sizeof(T));  // foreign strides need not be multiples of sizeof(T)
+  return static_cast<float>(value);
+}
+
+// One 8x8 block of samples minus `shift`; outside the plane the last row / column is repeated.
+template <typename T>
+void load_block(const StridedView& p, int by, int bx, float shift, float* blk) {
+  const auto* base = static_cast<const unsigned char*>(p.data);
   const int y0 = by * kBlock, x0 = bx * kBlock;
   const bool interior = y0 + kBlock <= p.height && x0 + kBlock <= p.width;
   for (int y = 0; y < kBlock; ++y) {
     const int sy = interior ? y0 + y : std::min(y0 + y, p.height - 1);
-    const T* row = p.data + static_cast<std::ptrdiff_t>(sy) * p.row_stride;
-    if (interior) {
-      for (int x = 0; x < kBlock; ++x) blk[y * kBlock + x] = static_cast<float>(row[x0 + x]) - shift;
-    } else {
-      for (int x = 0; x < kBlock; ++x) blk[y * kBlock + x] = static_cast<float>(row[std::min(x0 + x, p.width - 1)]) - shift;
+    const unsigned char* row = base + static_cast<std::ptrdiff_t>(sy) * p.row_stride;
+    for (int x = 0; x < kBlock; ++x) {
+      const int sx = interior ? x0 + x : std::min(x0 + x, p.width - 1);
+      blk[y * kBlock + x] = sample_at<T>(row + static_cast<std::ptrdiff_t>(sx) * p.col_stride) - shift;
     }
   }
 }
 
-template <typename T>
-void check_plane(const PlaneView<T>& p) {
-  if (p.data == nullptr || p.height <= 0 || p.width <= 0) {
-    throw InvalidArgument("dct: expected a non-empty plane, got " + std::to_string(p.height) + "x" +
-                          std::to_string(p.width));
+void check_plane(const StridedView& p) {
+  if (p.type != SampleType::U8 && p.type != SampleType::F32) {
+    throw TypeMismatch(std::string("dct: expected uint8 or float32 samples, got ") + sample_type_name(p.type));
   }
-  if (p.row_stride < p.width) {
-    throw InvalidArgument("dct: row stride " + std::to_string(p.row_stride) + " is smaller than the width " +
-                          std::to_string(p.width));
+  if (p.data == nullptr || p.height <= 0 || p.width <= 0 || p.channels != 1) {
+    throw InvalidArgument("dct: expected a non-empty plane of one channel, got " + p.shape_string());
+  }
+  if (p.height > kMaxSide || p.width > kMaxSide) {
+    throw InvalidArgument("dct: a plane of " + p.shape_string() + " is too large (at most " +
+                          std::to_string(kMaxSide) + " samples per side)");
   }
 }
 
 template <typename T>
-void forward_impl(const PlaneView<T>& p, float shift, float* out, int threads) {
-  check_plane(p);
+void forward_impl(const StridedView& p, float shift, float* out, int threads) {
   const int bh = blocks_for(p.height), bw = blocks_for(p.width);
   const std::size_t blocks = static_cast<std::size_t>(bh) * bw;
   parallel_for(static_cast<std::size_t>(bh), workers_for(threads, bh, blocks), [&](std::size_t by) {
     float blk[kCoefficients];
     for (int bx = 0; bx < bw; ++bx) {
-      load_block(p, static_cast<int>(by), bx, shift, blk);
+      load_block<T>(p, static_cast<int>(by), bx, shift, blk);
       forward_block(blk, out + (by * bw + bx) * kCoefficients);
     }
   });
@@ -148,7 +152,6 @@ void select_impl(const T* coeffs, std::size_t blocks, const std::uint16_t* qtabl
 }  // namespace
 
 const std::array<int, kCoefficients> kZigzag = make_zigzag();
-const std::array<int, kCoefficients> kNaturalToZigzag = invert(make_zigzag());
 
 void forward_block(const float* in, float* out) {
   const CosineTable& t = table();
@@ -192,12 +195,13 @@ void inverse_block(const float* in, float* out) {
   }
 }
 
-void forward(const PlaneView<std::uint8_t>& plane, float level_shift, float* out, int threads) {
-  forward_impl(plane, level_shift, out, threads);
-}
-
-void forward(const PlaneView<float>& plane, float level_shift, float* out, int threads) {
-  forward_impl(plane, level_shift, out, threads);
+void forward(const StridedView& plane, float level_shift, float* out, int threads) {
+  check_plane(plane);
+  if (plane.type == SampleType::U8) {
+    forward_impl<std::uint8_t>(plane, level_shift, out, threads);
+  } else {
+    forward_impl<float>(plane, level_shift, out, threads);
+  }
 }
 
 void inverse(const float* coeffs, int blocks_h, int blocks_w, float level_shift, float* out, int out_h, int out_w,

@@ -12,12 +12,15 @@
 // replicating its last row and last column (what libjpeg does before its forward DCT), so the coefficient
 // grid is ceil(h/8) x ceil(w/8). The inverse returns the full padded plane unless asked to crop.
 //
-// Everything here is plain C++ (no Python); arrays are caller-owned and contiguous unless a stride is given.
+// Everything here is plain C++ (no Python); planes are read through their strides, coefficient arrays are
+// caller-owned and contiguous.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+
+#include "common/view.hpp"
 
 namespace codeclens::dct {
 
@@ -26,24 +29,16 @@ constexpr int kCoefficients = 64;
 
 // kZigzag[k] = natural (row-major, 8 * v + u) index of the k-th coefficient in zigzag order (T.81 Fig. A.6).
 extern const std::array<int, kCoefficients> kZigzag;
-// kNaturalToZigzag[8 * v + u] = position of coefficient (v, u) in zigzag order.
-extern const std::array<int, kCoefficients> kNaturalToZigzag;
-
-// A read-only 2-D plane of T: `height` rows of `width` samples, rows `row_stride` elements apart.
-template <typename T>
-struct PlaneView {
-  const T* data = nullptr;
-  int height = 0;
-  int width = 0;
-  std::ptrdiff_t row_stride = 0;
-};
+// Largest plane side the transforms accept (the block grid and its float count stay far from overflow).
+constexpr int kMaxSide = 1 << 28;
 
 inline int blocks_for(int samples) { return (samples + kBlock - 1) / kBlock; }
 
-// Forward DCT of every 8x8 block of `plane` into `out`, which holds blocks_for(h) * blocks_for(w) * 64
-// floats. Block rows are shared among `threads` workers (<= 0: default_thread_count()).
-void forward(const PlaneView<std::uint8_t>& plane, float level_shift, float* out, int threads);
-void forward(const PlaneView<float>& plane, float level_shift, float* out, int threads);
+// Forward DCT of every 8x8 block of `plane` (one channel of uint8 or float32 samples, any byte strides: the
+// common strided view) into `out`, which holds blocks_for(h) * blocks_for(w) * 64 floats. Block rows are
+// shared among `threads` workers (<= 0: default_thread_count()). Throws TypeMismatch for other sample types,
+// InvalidArgument for an empty, multi-channel or too large plane.
+void forward(const StridedView& plane, float level_shift, float* out, int threads);
 
 // Inverse DCT of `coeffs` (blocks_h, blocks_w, 8, 8) plus level_shift, written to an out_h x out_w plane
 // (row-major, contiguous) with out_h <= 8 * blocks_h and out_w <= 8 * blocks_w: the top-left crop of the

@@ -6,7 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "common/buffer.hpp"
+#include "common/memory.hpp"
+#include "common/view.hpp"
 #include "jpeg/jpeg_common.hpp"
 
 namespace codeclens::jpeg {

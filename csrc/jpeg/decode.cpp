@@ -110,7 +110,7 @@ void Decoder::decode_into(const MutableImageView& out) {
 
 void Decoder::read_rows_direct(const MutableImageView& out) {
   std::vector<JSAMPROW> rows(static_cast<std::size_t>(height_));
-  for (int y = 0; y < height_; ++y) rows[static_cast<std::size_t>(y)] = out.data + y * out.row_stride;
+  for (int y = 0; y < height_; ++y) rows[static_cast<std::size_t>(y)] = out.row(y);
   JSAMPROW* row_ptrs = rows.data();
   jpeg_decompress_struct& cinfo = session_.cinfo();
   session_.run([&] {
@@ -133,7 +133,7 @@ void Decoder::read_rows_converted(const MutableImageView& out) {
     while (cinfo.output_scanline < cinfo.output_height) {
       const JDIMENSION y = cinfo.output_scanline;
       jpeg_read_scanlines(&cinfo, &line_ptr, 1);
-      convert_row(line_ptr, out.data + static_cast<std::ptrdiff_t>(y) * out.row_stride, width, mode, inverted);
+      convert_row(line_ptr, out.row(static_cast<int>(y)), width, mode, inverted);
     }
   });
 }

@@ -1,7 +1,7 @@
 // JPEG -> 8-bit pixels over libjpeg-turbo's libjpeg API.
 #pragma once
 
-#include "common/buffer.hpp"
+#include "common/view.hpp"
 #include "jpeg/jpeg_common.hpp"
 
 namespace codeclens::jpeg {

@@ -107,7 +107,7 @@ EncodedBuffer encode(const ImageView& image, const EncodeOptions& options) {
   // libjpeg reads the rows and never writes them; its API just lacks const.
   std::vector<JSAMPROW> rows(static_cast<std::size_t>(image.height));
   for (int y = 0; y < image.height; ++y) {
-    rows[static_cast<std::size_t>(y)] = const_cast<JSAMPROW>(image.data + static_cast<std::ptrdiff_t>(y) * image.row_stride);
+    rows[static_cast<std::size_t>(y)] = const_cast<JSAMPROW>(image.row(y));
   }
   JSAMPROW* row_ptrs = rows.data();
   s.run([&] {

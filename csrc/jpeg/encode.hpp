@@ -5,7 +5,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "common/buffer.hpp"
+#include "common/memory.hpp"
+#include "common/view.hpp"
 #include "jpeg/jpeg_common.hpp"
 
 namespace codeclens::jpeg {

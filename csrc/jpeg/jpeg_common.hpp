@@ -17,7 +17,8 @@
 #include <jpeglib.h>
 #include <jerror.h>
 
-#include "common/buffer.hpp"
+#include "common/memory.hpp"
+#include "common/view.hpp"
 
 namespace codeclens::jpeg {
 

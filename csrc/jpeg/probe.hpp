@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "common/buffer.hpp"
+#include "common/view.hpp"
 #include "jpeg/jpeg_common.hpp"
 
 namespace codeclens::jpeg {

@@ -9,37 +9,6 @@
 
 namespace codeclens::metrics {
 
-const char* sample_type_name(SampleType t) {
-  switch (t) {
-    case SampleType::U8: return "uint8";
-    case SampleType::U16: return "uint16";
-    case SampleType::F32: return "float32";
-    case SampleType::F64: return "float64";
-  }
-  return "?";
-}
-
-std::size_t sample_size(SampleType t) {
-  switch (t) {
-    case SampleType::U8: return 1;
-    case SampleType::U16: return 2;
-    case SampleType::F32: return 4;
-    case SampleType::F64: return 8;
-  }
-  return 1;
-}
-
-bool is_float(SampleType t) { return t == SampleType::F32 || t == SampleType::F64; }
-
-bool PlaneView::packed_rows() const {
-  const auto s = static_cast<std::ptrdiff_t>(sample_size(type));
-  return ch_stride == s && col_stride == s * channels;
-}
-
-std::string PlaneView::shape_string() const {
-  return std::to_string(height) + "x" + std::to_string(width) + "x" + std::to_string(channels);
-}
-
 PlaneView DoubleImage::view() const {
   PlaneView v;
   v.data = samples.data();

@@ -1,4 +1,5 @@
-// Strided image views over caller memory for the metric kernels (uint8, uint16, float32, float64).
+// Image views for the metric kernels (uint8, uint16, float32, float64): the common strided view, and
+// row loaders that convert any layout to float64.
 #pragma once
 
 #include <cstddef>
@@ -6,30 +7,15 @@
 #include <string>
 #include <vector>
 
+#include "common/view.hpp"
+
 namespace codeclens::metrics {
 
-enum class SampleType { U8, U16, F32, F64 };
-
-const char* sample_type_name(SampleType t);
-std::size_t sample_size(SampleType t);
-bool is_float(SampleType t);
-
-// An H x W x C image of one sample type; any byte strides (negative ones too), so numpy views (crops,
-// flips, channel-first transposes) are read in place. The kernels never write through it.
-struct PlaneView {
-  const void* data = nullptr;
-  SampleType type = SampleType::U8;
-  int height = 0;
-  int width = 0;
-  int channels = 1;
-  std::ptrdiff_t row_stride = 0;  // bytes between (y, x, c) and (y + 1, x, c)
-  std::ptrdiff_t col_stride = 0;  // bytes between (y, x, c) and (y, x + 1, c)
-  std::ptrdiff_t ch_stride = 0;   // bytes between (y, x, c) and (y, x, c + 1)
-
-  // True when the pixels of a row are packed: channel stride = sample size, pixel stride = C samples.
-  bool packed_rows() const;
-  std::string shape_string() const;  // "HxWxC"
-};
+// The metric kernels read the core's one strided view (common/view.hpp): any sample type, any byte strides.
+using codeclens::sample_size;
+using codeclens::sample_type_name;
+using codeclens::SampleType;
+using PlaneView = codeclens::StridedView;
 
 // An owned H x W x C float64 image (packed), e.g. the result of Wang's downsampling.
 struct DoubleImage {

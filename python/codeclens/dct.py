@@ -14,17 +14,23 @@ Conventions (ITU-T T.81):
 - **Zigzag**: ``ZIGZAG[k]`` is the natural index ``8 * v + u`` of the k-th coefficient in zigzag order
   (T.81 Figure A.6); band selection keeps the ``n`` first.
 
-The transforms run in the C++ core (``csrc/dct``), with the GIL released; batches use the core's thread pool.
+Planes are (H, W) uint8 or float32 arrays read in place through their strides (crops, single channels of
+an (H, W, C) image); other real dtypes are converted to float32 first. The transforms run in the C++ core
+(``csrc/dct``) with the GIL released. ``threads``: None for every CPU of the process's affinity mask (or
+``CODECLENS_NUM_THREADS``), or a positive int (:func:`codeclens.resolve_threads`); a plane splits over threads
+only when it has 2,048 blocks or more (results are the same for any count). ``forward_batch``'s ``on_error``
+is the same policy as every batch call (see :mod:`codeclens.jpeg`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any
 
 import numpy as np
 
 from . import _core
+from ._batch import OnError, apply_on_error, check_on_error
 
 #: Natural (row-major) index of each zigzag position: ``ZIGZAG[k] = 8 * v + u``.
 ZIGZAG: np.ndarray = np.asarray(_core.dct_zigzag(), dtype=np.int64)
@@ -56,32 +62,17 @@ def _check_bands(n: int) -> None:
         raise ValueError(f"n: expected 1..64 frequencies, got {n}")
 
 
-def _threads(threads: int | None) -> int:
-    if threads is None:
-        return 0
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-        raise ValueError(f"threads: expected a positive int or None, got {threads!r}")
-    return int(threads)
-
-
-def _as_plane(plane: np.ndarray, what: str) -> np.ndarray:
-    """uint8 and float32 pass through (rows must be contiguous); other real dtypes become float32."""
-    if not isinstance(plane, np.ndarray):
-        raise TypeError(f"{what}: expected a numpy (H, W) array, got {type(plane).__name__}")
-    if plane.dtype == np.bool_ or not (np.issubdtype(plane.dtype, np.integer) or np.issubdtype(plane.dtype, np.floating)):
-        raise TypeError(f"{what}: expected a real-valued array (uint8 or float), got dtype {plane.dtype}")
-    if plane.ndim != 2:
-        raise ValueError(f"{what}: expected a 2-D (H, W) plane, got shape {plane.shape}")
-    if plane.dtype not in (np.uint8, np.float32):
-        plane = plane.astype(np.float32)
-    if plane.strides[1] != plane.itemsize or plane.strides[0] < 0:
-        plane = np.ascontiguousarray(plane)
+def _plane(plane: Any) -> Any:
+    """Real-valued arrays of dtypes other than uint8/float32 become float32 (exact for the usual ones); anything
+    else goes to the core as it is, which reads it in place or says what it expected."""
+    if isinstance(plane, np.ndarray) and plane.dtype not in (np.uint8, np.float32) and plane.dtype.kind in "iuf":
+        return plane.astype(np.float32)
     return plane
 
 
 def forward(plane: np.ndarray, *, level_shift: float = 128.0, threads: int | None = None) -> np.ndarray:
     """Blockwise DCT of one plane: (H, W) uint8/float -> float32 (ceil(H/8), ceil(W/8), 8, 8)."""
-    return _core.dct_forward(_as_plane(plane, "forward"), float(level_shift), _threads(threads))
+    return _core.dct_forward(_plane(plane), float(level_shift), threads)
 
 
 def forward_batch(
@@ -89,30 +80,11 @@ def forward_batch(
     *,
     level_shift: float = 128.0,
     threads: int | None = None,
-    on_error: Literal["raise", "return"] = "raise",
-) -> list:
-    """``forward`` over many planes on the core's thread pool (one plane per task).
-
-    With ``on_error="return"`` a plane that cannot be transformed yields its exception instance in its place
-    and the others are still computed.
-    """
-    prepared: list = []
-    for i, p in enumerate(planes):
-        try:
-            prepared.append(_as_plane(p, f"forward_batch item {i}"))
-        except (TypeError, ValueError) as exc:
-            if on_error == "raise":
-                raise
-            prepared.append(exc)
-    bad = {i: p for i, p in enumerate(prepared) if isinstance(p, Exception)}
-    # Items refused here are replaced by a placeholder plane and their exception put back afterwards.
-    placeholder = np.zeros((1, 1), np.uint8)
-    out = _core.dct_forward_batch(
-        [placeholder if i in bad else p for i, p in enumerate(prepared)], float(level_shift), _threads(threads), on_error
-    )
-    for i, exc in bad.items():
-        out[i] = exc
-    return out
+    on_error: OnError = "raise",
+) -> list[Any]:
+    """:func:`forward` over many planes on the core's thread pool (one plane per task), in input order."""
+    check_on_error(on_error)
+    return apply_on_error(_core.dct_forward_batch([_plane(p) for p in planes], float(level_shift), threads), on_error)
 
 
 def inverse(
@@ -137,7 +109,7 @@ def inverse(
     if shape is not None and (h < 1 or w < 1):
         raise ValueError(f"inverse: shape must be positive, got {shape}")
     c = np.ascontiguousarray(coeffs, dtype=np.float32)
-    return _core.dct_inverse(c, float(level_shift), h, w, np.dtype(dtype) == np.uint8, _threads(threads))
+    return _core.dct_inverse(c, float(level_shift), h, w, np.dtype(dtype) == np.uint8, threads)
 
 
 def select_bands(coeffs: np.ndarray, n: int, qtable: np.ndarray | None = None) -> np.ndarray:
@@ -151,7 +123,7 @@ def select_bands(coeffs: np.ndarray, n: int, qtable: np.ndarray | None = None) -
         raise TypeError(f"select_bands: expected a numpy (..., 8, 8) array, got {type(coeffs).__name__}")
     _check_bands(n)
     if coeffs.dtype != np.int16:
-        if not (np.issubdtype(coeffs.dtype, np.integer) or np.issubdtype(coeffs.dtype, np.floating)) or coeffs.dtype == np.bool_:
+        if coeffs.dtype.kind not in "iuf":  # bool and complex are refused
             raise TypeError(f"select_bands: expected int16 or float coefficients, got dtype {coeffs.dtype}")
         coeffs = coeffs.astype(np.float32, copy=False)
     q = None

@@ -8,8 +8,11 @@ Conventions
   each 8x8 block in natural (row-major) order: block[v, u] is vertical frequency v, horizontal frequency u.
   Quantization tables are uint16 (8, 8) in the same order. Dequantized = coefficients * qtable; those are the
   orthonormal 8x8 DCT-II of the level-shifted samples (x - 128) of that component's plane.
-- The GIL is released during all codec work; batch calls run on the core's thread pool (``threads=None``:
-  :func:`codeclens.default_thread_count`).
+- The GIL is released during all codec work; batch calls run on the core's thread pool. ``threads``: None
+  for every CPU of the process's affinity mask (or ``CODECLENS_NUM_THREADS``), or a positive int
+  (:func:`codeclens.resolve_threads`); 0 or a negative count is a ValueError, another type a TypeError.
+- Batches: ``on_error="raise"`` raises the first failed item's exception (same type, ``item i: `` before its
+  message) after every item ran; ``"return"`` puts exception instances in the failed places, keeping the rest.
 
 Errors: corrupt, truncated, empty or non-JPEG data raises :class:`codeclens.JpegError` (a ValueError)
 carrying libjpeg's message. With ``strict=False`` libjpeg's recoverable warnings (e.g. premature end of data)
@@ -27,6 +30,7 @@ from typing import Any, Literal
 import numpy as np
 
 from . import _core
+from ._batch import OnError, apply_on_error, check_on_error
 from ._core import JpegError
 
 __all__ = [
@@ -49,7 +53,6 @@ __all__ = [
 Mode = Literal["rgb", "gray", "ycbcr"]
 Subsampling = Literal["444", "422", "420", "440", "411", "gray"]
 DctMethod = Literal["islow", "ifast", "float"]
-OnError = Literal["raise", "return"]
 
 
 def library_version() -> str:
@@ -72,8 +75,8 @@ def decode(
 
     ``scale`` in {1, 2, 4, 8} decodes at 1/scale size with libjpeg's scaled IDCT (ceil(W / scale) wide).
     ``mode='ycbcr'`` returns libjpeg's upsampled Y, Cb, Cr planes (gray files: Y, 128, 128). CMYK/YCCK (Adobe)
-    files convert to RGB as Pillow does. ``out``: a writable uint8 array of the decoded shape (rows may be
-    strided; (H, W) is accepted for gray), filled in place and returned.
+    files convert to RGB as Pillow does. ``out``: a writable uint8 array of the decoded shape, pixels packed
+    (rows may be strided; (H, W) is accepted for gray), filled in place and returned as given.
     """
     return _core.jpeg_decode(data, mode, scale, dct_method, strict, out)
 
@@ -87,12 +90,10 @@ def decode_batch(
     threads: int | None = None,
     on_error: OnError = "raise",
 ) -> list[Any]:
-    """Decode many JPEGs in parallel. Returns arrays in input order.
-
-    ``on_error='raise'`` raises the first failed item's exception (its index in the message) after all items
-    ran; ``'return'`` puts the exception instance in the failed items' places and keeps the rest.
-    """
-    return _core.jpeg_decode_batch(list(items), mode, scale, dct_method, strict, threads, on_error)
+    """:func:`decode` over many JPEGs on the core's thread pool; arrays in input order (``on_error``: module
+    docstring)."""
+    check_on_error(on_error)
+    return apply_on_error(_core.jpeg_decode_batch(list(items), mode, scale, dct_method, strict, threads), on_error)
 
 
 # ----------------------------------------------------------------------------------------------- encoding
@@ -139,10 +140,14 @@ def encode_batch(
     threads: int | None = None,
     on_error: OnError = "raise",
 ) -> list[Any]:
-    """:func:`encode` over many images in parallel, same settings for all; ``on_error`` as in decode_batch."""
+    """:func:`encode` over many images on the core's thread pool, same settings for all (``on_error``: module
+    docstring)."""
+    check_on_error(on_error)
     arrays = [_image_array(im) for im in images]
-    return _core.jpeg_encode_batch(
-        arrays, quality, subsampling, qtables, progressive, optimize, dct_method, restart_interval, threads, on_error
+    return apply_on_error(
+        _core.jpeg_encode_batch(arrays, quality, subsampling, qtables, progressive, optimize, dct_method,
+                                restart_interval, threads),
+        on_error,
     )
 
 
@@ -229,9 +234,10 @@ def read_coefficients(data: Any, strict: bool = False) -> JpegCoefficients:
 def read_coefficients_batch(
     items: Sequence[Any], strict: bool = False, threads: int | None = None, on_error: OnError = "raise"
 ) -> list[Any]:
-    """:func:`read_coefficients` over many JPEGs in parallel; ``on_error`` as in :func:`decode_batch`."""
-    raw = _core.jpeg_read_coefficients_batch(list(items), strict, threads, on_error)
-    return [r if isinstance(r, BaseException) else _coefficients_from_dict(r) for r in raw]
+    """:func:`read_coefficients` over many JPEGs on the core's thread pool (``on_error``: module docstring)."""
+    check_on_error(on_error)
+    raw = _core.jpeg_read_coefficients_batch(list(items), strict, threads)
+    return apply_on_error([r if isinstance(r, BaseException) else _coefficients_from_dict(r) for r in raw], on_error)
 
 
 def _int16_blocks(a: Any, index: int) -> np.ndarray:

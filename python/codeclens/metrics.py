@@ -26,6 +26,12 @@ copies; tensors on other devices (CUDA), and tensors that require grad, are comp
 float64 on their device, which agree with the kernel to about 1e-12 and are differentiable
 (``backend="torch"`` forces that path, ``backend="core"`` the kernel). Results are Python floats for numpy
 input and float64 tensors on the input's device for tensors (shape (N,) for 4-D input, () for 3-D).
+
+``threads`` (``ssim``, ``quality``, ``quality_batch``): None for every CPU of the process's affinity mask (or
+``CODECLENS_NUM_THREADS``), or a positive int (:func:`codeclens.resolve_threads`); 0 or a negative count is a
+ValueError, another type a TypeError. One image splits its columns over the threads (the same result bitwise
+for any count); a batch runs one pair per thread. ``quality_batch``'s ``on_error`` is the policy of every batch
+call (see :mod:`codeclens.jpeg`).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import _core
+from ._batch import OnError, apply_on_error, check_on_error
 
 __all__ = ["Quality", "mse", "psnr", "quality", "quality_batch", "ssim", "wang_downsample_factor"]
 
@@ -98,7 +105,7 @@ def _as_hwc(x: object, channel_axis: int | None, name: str) -> np.ndarray:
     return np.moveaxis(arr, axis, -1) if axis not in (-1, 2) else arr
 
 
-def _numpy_pair(a: object, b: object, channel_axis: int | None) -> tuple[np.ndarray, np.ndarray]:
+def _numpy_pair(a: Any, b: Any, channel_axis: int | None) -> tuple[np.ndarray, np.ndarray]:
     if _is_tensor(a) or _is_tensor(b):
         if not (_is_tensor(a) and _is_tensor(b)):
             raise TypeError(f"a and b must both be numpy arrays or both torch tensors, got "
@@ -264,7 +271,7 @@ def _tensor_quality(a, b, *, opts, full, threads, backend):
 
 def _run(a, b, *, opts, full, threads, backend, channel_axis):
     _check_backend(backend)
-    threads = None if threads is None else _check_int(threads, "threads")
+    threads = _core.resolve_threads(threads)  # checked for every backend, used by the kernel
     if _is_tensor(a) and _is_tensor(b):
         return _tensor_quality(a, b, opts=opts, full=full, threads=threads, backend=backend)
     if backend == "torch":
@@ -278,14 +285,14 @@ def _run(a, b, *, opts, full, threads, backend, channel_axis):
 # ----------------------------------------------------------------------------------------------- public
 def ssim(a, b, *, data_range: float | None = None, channel_axis: int | None = -1, luma: bool = False,
          win_size: int = 11, sigma: float = 1.5, k1: float = 0.01, k2: float = 0.03, downsample: bool = False,
-         full: bool = False, threads: int | None = 1, backend: str = "auto"):
+         full: bool = False, threads: int | None = None, backend: str = "auto"):
     """Mean SSIM of a and b (see the module docstring for the convention).
 
     a, b: same shape and dtype; numpy (H, W) or (H, W, C) (C on ``channel_axis``), or torch (N, C, H, W) /
     (C, H, W). ``full=True`` also returns the SSIM map, float64 of the valid region: numpy
     (H - win_size + 1, W - win_size + 1[, C]) (2-D for gray or luma input), torch (N, C, H', W').
-    ``threads`` > 1 (None: all CPUs) splits one image's columns over threads (same result bitwise; the
-    torch backend ignores it). Raises ValueError for
+    ``threads`` (module docstring) splits one image's columns (same result bitwise; the torch backend checks
+    but does not use it). Raises ValueError for
     mismatched shapes, images smaller than the window, NaN/inf samples or a missing float data_range;
     TypeError for unsupported dtypes.
     """
@@ -296,7 +303,7 @@ def ssim(a, b, *, data_range: float | None = None, channel_axis: int | None = -1
 
 def quality(a, b, *, data_range: float | None = None, channel_axis: int | None = -1, luma: bool = False,
             win_size: int = 11, sigma: float = 1.5, k1: float = 0.01, k2: float = 0.03, downsample: bool = False,
-            threads: int | None = 1, backend: str = "auto") -> Quality:
+            threads: int | None = None, backend: str = "auto") -> Quality:
     """Quality(mse, psnr, ssim) of a and b from one fused pass (arguments as in ``ssim``)."""
     opts = _options(data_range, win_size, sigma, k1, k2, luma, downsample)
     result, _ = _run(a, b, opts=opts, full=False, threads=threads, backend=backend, channel_axis=channel_axis)
@@ -337,41 +344,35 @@ def psnr(a, b, *, data_range: float | None = None, channel_axis: int | None = -1
 def quality_batch(pairs: Iterable[tuple[Any, Any]], *, data_range: float | None = None,
                   channel_axis: int | None = -1, luma: bool = False, win_size: int = 11, sigma: float = 1.5,
                   k1: float = 0.01, k2: float = 0.03, downsample: bool = False, threads: int | None = None,
-                  on_error: str = "raise") -> list[Quality | Exception]:
-    """Quality of each (a, b) pair on the core's thread pool (``threads=None``: all CPUs of this process).
+                  on_error: OnError = "raise") -> list[Quality | Exception]:
+    """Quality of each (a, b) pair, in input order, on the core's thread pool (one pair per thread).
 
     Pairs may differ in size and dtype; items are numpy arrays or CPU torch tensors (C, H, W) (tensors on
-    other devices are computed with torch, one after the other). ``on_error="raise"`` raises the first failed
-    item's exception with "item i: " before its message; ``"return"`` puts the exception instance in that
-    item's place and keeps every other result.
+    other devices are computed with torch, one after the other, before the core's pairs). ``on_error``: the
+    module docstring.
     """
-    if on_error not in ("raise", "return"):
-        raise ValueError(f"on_error: expected 'raise' or 'return', got {on_error!r}")
+    check_on_error(on_error)
     opts = _options(data_range, win_size, sigma, k1, k2, luma, downsample)
-    n_threads = None if threads is None else _check_int(threads, "threads")
-    items = list(pairs)
-    results: list[Any] = [None] * len(items)
+    n_threads = _core.resolve_threads(threads)
+    results: list[Any] = []
     core_pairs: list[tuple[np.ndarray, np.ndarray]] = []
     core_index: list[int] = []
-    for i, item in enumerate(items):
+    for i, item in enumerate(pairs):
         try:
             a, b = item
             if _is_tensor(a) and _is_tensor(b) and a.device.type != "cpu":
                 q, _ = _tensor_quality(a, b, opts=opts, full=False, threads=1, backend="torch")
-                results[i] = Quality(*(float(v.detach()) for v in q))
+                results.append(Quality(*(float(v.detach()) for v in q)))
                 continue
             core_pairs.append(_numpy_pair(a, b, channel_axis))
             core_index.append(i)
-        except Exception as exc:  # recorded per item; the policy below decides
-            results[i] = exc
-    computed = _core.metrics_quality_batch(core_pairs, threads=n_threads, on_error="return", **opts)
+            results.append(None)
+        except Exception as exc:  # this item's failure; the policy decides once every item ran
+            results.append(exc)
+    computed = _core.metrics_quality_batch(core_pairs, threads=n_threads, **opts)
     for i, value in zip(core_index, computed):
-        results[i] = value if isinstance(value, Exception) else Quality(*value)
-    if on_error == "raise":
-        for i, value in enumerate(results):
-            if isinstance(value, Exception):
-                raise type(value)(f"item {i}: {value}") from value
-    return results
+        results[i] = value if isinstance(value, BaseException) else Quality(*value)
+    return apply_on_error(results, on_error)
 
 
 # ------------------------------------------------------------------------------------------------- CLI

@@ -117,9 +117,44 @@ void test_flat_block_dc() {
   CHECK(k.components[0].blocks.get()[0] == 576);
   // The core's forward DCT gives the same unquantized DC.
   std::vector<float> coeffs(64);
-  dct::forward(dct::PlaneView<std::uint8_t>{flat.data(), 8, 8, 8}, 128.0f, coeffs.data(), 1);
+  dct::forward(StridedView{flat.data(), SampleType::U8, 8, 8, 1, 8, 1, 1}, 128.0f, coeffs.data(), 1);
   CHECK(std::fabs(coeffs[0] - 576.0f) < 1e-3f);
   for (int i = 1; i < 64; ++i) CHECK(std::fabs(coeffs[i]) < 1e-3f);
+}
+
+// The DCT reads the common strided view: a channel of an interleaved image, flipped, gives the bits of a
+// packed copy; the packed-rows view libjpeg needs is derived from the strided one and refuses other layouts.
+void test_strided_views() {
+  const int h = 21, w = 30;
+  const auto rgb = photo_like(h, w, 3, 5);
+  std::vector<std::uint8_t> green(static_cast<std::size_t>(h) * w);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) green[static_cast<std::size_t>(y) * w + x] = rgb[(static_cast<std::size_t>(h - 1 - y) * w + x) * 3 + 1];
+  const StridedView packed{green.data(), SampleType::U8, h, w, 1, w, 1, 1};
+  const StridedView flipped{rgb.data() + static_cast<std::ptrdiff_t>(h - 1) * w * 3 + 1, SampleType::U8, h, w, 1, -w * 3, 3, 1};
+  const std::size_t n = static_cast<std::size_t>(dct::blocks_for(h)) * dct::blocks_for(w) * 64;
+  std::vector<float> a(n), b(n);
+  dct::forward(packed, 128.0f, a.data(), 1);
+  dct::forward(flipped, 128.0f, b.data(), 2);
+  CHECK(a == b);
+  bool refused = false;
+  try {
+    dct::forward(StridedView{rgb.data(), SampleType::U16, h, w, 1, w * 2, 2, 2}, 128.0f, a.data(), 1);
+  } catch (const TypeMismatch&) {
+    refused = true;
+  }
+  CHECK(refused);
+
+  const StridedView image{rgb.data(), SampleType::U8, h, w, 3, w * 3, 3, 1};
+  const ImageView rows = image_rows(image);
+  CHECK(rows.data == rgb.data() && rows.channels == 3 && rows.row(2) == rgb.data() + 2 * w * 3);
+  refused = false;
+  try {
+    image_rows(flipped);  // one channel of three: pixels not packed
+  } catch (const InvalidArgument&) {
+    refused = true;
+  }
+  CHECK(refused);
 }
 
 void test_ssim_invariants() {
@@ -179,6 +214,7 @@ void test_corrupt_corpus() {
 int main() {
   test_jpeg_round_trips();
   test_flat_block_dc();
+  test_strided_views();
   test_ssim_invariants();
   test_corrupt_corpus();
   if (failures) {
