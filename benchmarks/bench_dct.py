@@ -21,7 +21,7 @@ from codeclens.dctdata import center_crop, dct_tensor, read_dct
 
 @pytest.fixture(scope="module")
 def plane() -> np.ndarray:
-    return jpeg.decode(sample_photos()[0].path.read_bytes(), mode="gray")[:, :, 0].copy()
+    return jpeg.decode(sample_photos()[0].path.read_bytes(), mode="gray")
 
 
 @pytest.fixture(scope="module")

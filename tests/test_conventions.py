@@ -1,5 +1,5 @@
-"""The conventions every module shares, checked on every entry point: the ``threads`` rule and the batch
-``on_error`` policy (jpeg, dct and metrics behave alike)."""
+"""The conventions every module shares, checked on every entry point: the ``threads`` rule, the batch
+``on_error`` policy (jpeg, dct and metrics behave alike) and the 2-D gray image."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 import codeclens
 from codeclens import dct, jpeg, metrics
+from codeclens.codecs.jpeg import JpegCodec
 from conftest import synthetic_image
 
 torch = pytest.importorskip("torch")
@@ -128,3 +129,18 @@ def test_exception_types_survive_pickling():
     again = pickle.loads(pickle.dumps(err))
     assert type(again) is codeclens.JpegError and str(again) == str(err)
     assert issubclass(codeclens.JpegError, ValueError)
+
+
+# ----------------------------------------------------------------------------------------------- gray
+def test_gray_images_are_two_dimensional_everywhere():
+    gray = np.ascontiguousarray(IMAGE[..., 1])
+    for data in (jpeg.encode(gray), DATA):  # a gray file, and an RGB file decoded to gray
+        out = jpeg.decode(data, mode="gray")
+        assert out.shape == gray.shape
+        assert jpeg.decode_batch([data], mode="gray")[0].shape == gray.shape
+        for scale in (2, 8):
+            assert jpeg.decode(data, mode="gray", scale=scale).ndim == 2
+    codec_out = JpegCodec().decode(jpeg.encode(gray))
+    np.testing.assert_array_equal(codec_out, jpeg.decode(jpeg.encode(gray), mode="gray"))
+    for layout in (gray, gray[..., None]):  # encode takes (H, W) and (H, W, 1) alike
+        assert jpeg.encode(layout) == jpeg.encode(gray)

@@ -19,8 +19,9 @@ TJPF_RGB, TJPF_GRAY = turbojpeg.TJPF_RGB, turbojpeg.TJPF_GRAY
 
 
 def tj_decode(data: bytes, gray: bool = False, scale: int = 1, flags: int = 0) -> np.ndarray:
+    """PyTurboJPEG's decode; gray as (H, W), the package's gray convention (PyTurboJPEG gives (H, W, 1))."""
     out = TJ.decode(data, pixel_format=TJPF_GRAY if gray else TJPF_RGB, scaling_factor=(1, scale), flags=flags)
-    return out if out.ndim == 3 else out[..., None]
+    return out[..., 0] if gray else out
 
 
 def pil_decode(data: bytes, mode: str = "RGB") -> np.ndarray:
@@ -104,8 +105,8 @@ def test_ycbcr_mode_matches_luma_of_gray_mode(jpeg_file):
     info = jpeg.probe(jpeg_file)
     ycc = jpeg.decode(jpeg_file, mode="ycbcr")
     gray = jpeg.decode(jpeg_file, mode="gray")
-    assert ycc.shape == gray.shape[:2] + (3,)
-    np.testing.assert_array_equal(ycc[..., :1], gray)
+    assert ycc.shape == gray.shape + (3,)
+    np.testing.assert_array_equal(ycc[..., 0], gray)
     if info.color_space == "gray":
         assert (ycc[..., 1:] == 128).all()
 
@@ -114,7 +115,7 @@ def test_output_shapes_and_ownership(sample_jpegs):
     rgb = jpeg.decode(sample_jpegs[0])
     gray = jpeg.decode(sample_jpegs[0], mode="gray")
     assert rgb.dtype == np.uint8 and rgb.shape == (512, 512, 3) and rgb.flags.c_contiguous
-    assert gray.shape == (512, 512, 1)
+    assert gray.shape == (512, 512) and gray.flags.c_contiguous  # gray is 2-D, as Pillow and skimage have it
     # The array adopts the core's buffer: its base is the owning capsule, not a copy.
     assert type(rgb.base).__name__ == "PyCapsule"
     assert rgb.flags.writeable
@@ -131,9 +132,12 @@ def test_out_parameter_fills_in_place(sample_jpegs):
     jpeg.decode(data, out=view)
     np.testing.assert_array_equal(view, out)
     assert canvas[:10].max() == 0
-    gray2d = np.zeros((512, 512), np.uint8)
-    jpeg.decode(data, mode="gray", out=gray2d)
-    np.testing.assert_array_equal(gray2d, jpeg.decode(data, mode="gray")[..., 0])
+    # gray: out= may be (H, W) or (H, W, 1) and comes back as given
+    gray = jpeg.decode(data, mode="gray")
+    for shape in ((512, 512), (512, 512, 1)):
+        target = np.zeros(shape, np.uint8)
+        assert jpeg.decode(data, mode="gray", out=target) is target
+        np.testing.assert_array_equal(target.reshape(gray.shape), gray)
 
 
 def test_any_buffer_type_gives_the_same_pixels(sample_jpegs, tmp_path):
@@ -177,6 +181,9 @@ def test_batch_keeps_good_items_when_one_fails(sample_jpegs):
     np.testing.assert_array_equal(out[0], jpeg.decode(sample_jpegs[0]))
     np.testing.assert_array_equal(out[2], jpeg.decode(sample_jpegs[1]))
     assert isinstance(out[1], codeclens.JpegError) and "Not a JPEG file" in str(out[1])
-    assert isinstance(out[3], TypeError)
+    assert isinstance(out[3], TypeError) and "data: expected a bytes-like object" in str(out[3])
     with pytest.raises(codeclens.JpegError, match=r"^item 1: decode: Not a JPEG file"):
         jpeg.decode_batch(items)
+    gray = jpeg.decode_batch(items[:1], mode="gray")[0]
+    np.testing.assert_array_equal(gray, jpeg.decode(sample_jpegs[0], mode="gray"))
+    assert gray.shape == (512, 512)

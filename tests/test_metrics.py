@@ -58,7 +58,7 @@ def pil_jpeg2000(img: np.ndarray, rate: float) -> np.ndarray:
 
 def jpeg_roundtrip(img: np.ndarray, quality: int, subsampling: str = "420") -> np.ndarray:
     if img.ndim == 2:
-        return jpeg.decode(jpeg.encode(img, quality=quality, subsampling="gray"), mode="gray")[..., 0]
+        return jpeg.decode(jpeg.encode(img, quality=quality, subsampling="gray"), mode="gray")
     return jpeg.decode(jpeg.encode(img, quality=quality, subsampling=subsampling), mode="rgb")
 
 

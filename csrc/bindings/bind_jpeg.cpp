@@ -83,7 +83,11 @@ DecodedImage decode_to_malloc(ByteView data, const DecodeOptions& options) {
   return img;
 }
 
-py::array to_array(DecodedImage&& img) { return adopt(std::move(img.pixels), {img.h, img.w, img.c}); }
+// (H, W) for one channel (the package's gray convention), else (H, W, C).
+py::array to_array(DecodedImage&& img) {
+  if (img.c == 1) return adopt(std::move(img.pixels), {img.h, img.w});
+  return adopt(std::move(img.pixels), {img.h, img.w, img.c});
+}
 
 py::object decode(const py::handle& data, const std::string& mode, int scale, const std::string& dct_method,
                   bool strict, const py::object& out) {
@@ -324,7 +328,7 @@ void register_jpeg(py::module_& m) {
   m.def("jpeg_library_version", &library_version, "The linked JPEG library, e.g. 'libjpeg-turbo 2.1.5 (libjpeg API 62)'.");
   m.def("jpeg_decode", &decode, py::arg("data"), py::arg("mode") = "rgb", py::arg("scale") = 1,
         py::arg("dct_method") = "islow", py::arg("strict") = false, py::arg("out") = py::none(),
-        "Decode JPEG bytes to a uint8 (H, W, C) array (C = 3 for rgb/ycbcr, 1 for gray).");
+        "Decode JPEG bytes to a uint8 array: (H, W, 3) for rgb/ycbcr, (H, W) for gray; out= is filled and returned.");
   m.def("jpeg_decode_batch", &decode_batch, py::arg("items"), py::arg("mode") = "rgb", py::arg("scale") = 1,
         py::arg("dct_method") = "islow", py::arg("strict") = false, py::arg("threads") = py::none(),
         "Decode many JPEGs on the core's thread pool: a list of arrays, or exception instances for failed items.");

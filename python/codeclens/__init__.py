@@ -3,9 +3,9 @@
 The compiled core (``codeclens._core``) holds the codec wrappers and kernels; the submodules are thin typed
 layers over it. Heavy dependencies (torch, matplotlib) are imported only by the submodules that need them.
 
-Conventions shared by every module: ``threads`` is None (every CPU of the process's affinity mask, or
-``CODECLENS_NUM_THREADS``) or a positive int (:func:`resolve_threads`); batch calls take
-``on_error="raise" | "return"``.
+Conventions shared by every module: gray images are 2-D (H, W); ``threads`` is None (every CPU of the
+process's affinity mask, or ``CODECLENS_NUM_THREADS``) or a positive int (:func:`resolve_threads`); batch
+calls take ``on_error="raise" | "return"``.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ def default_thread_count() -> int:
     """
 def jpeg_decode(data: typing.Any, mode: str = 'rgb', scale: typing.SupportsInt | typing.SupportsIndex = 1, dct_method: str = 'islow', strict: bool = False, out: typing.Any = None) -> typing.Any:
     """
-    Decode JPEG bytes to a uint8 (H, W, C) array (C = 3 for rgb/ycbcr, 1 for gray).
+    Decode JPEG bytes to a uint8 array: (H, W, 3) for rgb/ycbcr, (H, W) for gray; out= is filled and returned.
     """
 def jpeg_decode_batch(items: collections.abc.Sequence, mode: str = 'rgb', scale: typing.SupportsInt | typing.SupportsIndex = 1, dct_method: str = 'islow', strict: bool = False, threads: int | None = None) -> list:
     """

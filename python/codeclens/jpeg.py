@@ -1,7 +1,8 @@
 """JPEG over libjpeg-turbo (C++ core): decode, encode, quantized DCT coefficients, header probe.
 
 Conventions
-- Pixels are uint8 arrays of shape (H, W, C), C = 3 (RGB or YCbCr) or 1 (gray), in row-major (C) order.
+- Pixels are uint8 arrays: (H, W, 3) for RGB or YCbCr, (H, W) for gray (the package's gray convention, as
+  Pillow, scikit-image and :mod:`codeclens.transforms` use it), row-major.
 - Inputs are any bytes-like object (bytes, bytearray, memoryview, mmap, a contiguous numpy uint8 array) read in
   place, without a copy. Decoded arrays own the memory the core allocated (no copy on the way out either).
 - Coefficients are the file's quantized DCT coefficients, int16, per component (blocks_h, blocks_w, 8, 8),
@@ -71,12 +72,12 @@ def decode(
     strict: bool = False,
     out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Decode JPEG bytes to a uint8 array (H, W, 3) for ``rgb``/``ycbcr`` or (H, W, 1) for ``gray``.
+    """Decode JPEG bytes to a uint8 array: (H, W, 3) for ``rgb``/``ycbcr``, (H, W) for ``gray``.
 
     ``scale`` in {1, 2, 4, 8} decodes at 1/scale size with libjpeg's scaled IDCT (ceil(W / scale) wide).
     ``mode='ycbcr'`` returns libjpeg's upsampled Y, Cb, Cr planes (gray files: Y, 128, 128). CMYK/YCCK (Adobe)
     files convert to RGB as Pillow does. ``out``: a writable uint8 array of the decoded shape, pixels packed
-    (rows may be strided; (H, W) is accepted for gray), filled in place and returned as given.
+    (rows may be strided; gray accepts (H, W) or (H, W, 1)), filled in place and returned as given.
     """
     return _core.jpeg_decode(data, mode, scale, dct_method, strict, out)
 

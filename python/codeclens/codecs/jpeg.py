@@ -55,5 +55,4 @@ class JpegCodec(Codec):
         from .. import jpeg
 
         gray = jpeg.probe(data).components == 1
-        out = jpeg.decode(data, mode="gray" if gray else "rgb")
-        return out[:, :, 0] if gray else out
+        return jpeg.decode(data, mode="gray" if gray else "rgb")  # gray: (H, W), as every codec returns it
