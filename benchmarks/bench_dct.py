@@ -1,6 +1,6 @@
 """DCT kernels and the DCT data path, with their peers in the same run.
 
-    .venv/bin/python -m pytest benchmarks/test_bench_dct.py --benchmark-only --benchmark-min-rounds=5
+    .venv/bin/python -m pytest benchmarks/bench_dct.py --benchmark-only --benchmark-min-rounds=5
 
 - blockwise forward DCT of a 512x512 plane: the core vs scipy.fft.dctn on the reshaped blocks;
 - band selection of 32 frequencies: the core vs numpy fancy indexing;

@@ -9,10 +9,10 @@ from __future__ import annotations
 import io
 
 import pytest
-from conftest import SIZES, mpix_per_s
 from PIL import Image
 
 from codeclens import jpeg
+from conftest import SIZES, mpix_per_s
 
 turbojpeg = pytest.importorskip("turbojpeg")
 TJ = turbojpeg.TurboJPEG()

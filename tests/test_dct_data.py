@@ -22,15 +22,14 @@ from codeclens.dctdata import (
     dct_tensor,
     from_pixels,
     hflip,
+    items_of,
     make_loader,
     pad_to,
     random_crop,
     read_dct,
     rgb_to_ycbcr,
-    items_of,
     to_device,
 )
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

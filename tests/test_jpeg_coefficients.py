@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import pil_jpeg, synthetic_image
 from scipy.fft import dctn, idctn
 
 from codeclens import jpeg
+from conftest import pil_jpeg, synthetic_image
 
 
 def blocks_to_plane(blocks: np.ndarray) -> np.ndarray:

@@ -7,11 +7,11 @@ import mmap
 
 import numpy as np
 import pytest
-from conftest import pil_jpeg, synthetic_image
 from PIL import Image
 
 import codeclens
 from codeclens import jpeg
+from conftest import pil_jpeg, synthetic_image
 
 turbojpeg = pytest.importorskip("turbojpeg")
 TJ = turbojpeg.TurboJPEG()
@@ -95,7 +95,8 @@ def test_scaled_decode_equals_turbojpeg(scale, sample_jpegs, jpeg_file):
 
 def test_fast_dct_equals_turbojpeg_fastdct(sample_jpegs):
     data = sample_jpegs[1]
-    np.testing.assert_array_equal(jpeg.decode(data, dct_method="ifast"), tj_decode(data, flags=turbojpeg.TJFLAG_FASTDCT))
+    fast = jpeg.decode(data, dct_method="ifast")
+    np.testing.assert_array_equal(fast, tj_decode(data, flags=turbojpeg.TJFLAG_FASTDCT))
     # The float IDCT is the accurate one's peer; ifast trades accuracy (pinned bit-exact above instead).
     accurate = jpeg.decode(data).astype(np.int16)
     assert np.abs(jpeg.decode(data, dct_method="float").astype(np.int16) - accurate).mean() < 0.5

@@ -17,10 +17,10 @@ import io
 
 import numpy as np
 import pytest
-from conftest import pil_jpeg, synthetic_image
 from PIL import Image
 
 from codeclens import jpeg
+from conftest import pil_jpeg, synthetic_image
 
 turbojpeg = pytest.importorskip("turbojpeg")
 TJ = turbojpeg.TurboJPEG()

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import synthetic_image
 from PIL import Image
 
 import codeclens
 from codeclens import jpeg
+from conftest import synthetic_image
 
 
 def png_bytes() -> bytes:
@@ -112,7 +112,8 @@ def test_huge_declared_size_is_refused_before_allocation(corpus):
     data = set_frame_size(corpus[1], 65500, 65500)
     info = jpeg.probe(data)  # the header alone is fine to read
     assert (info.width, info.height) == (65500, 65500)
-    with pytest.raises(codeclens.JpegError, match=r"declares 65500x65500 = 4290250000 pixels, above the limit of 178956970"):
+    refusal = r"declares 65500x65500 = 4290250000 pixels, above the limit of 178956970"
+    with pytest.raises(codeclens.JpegError, match=refusal):
         jpeg.decode(data)
     with pytest.raises(codeclens.JpegError, match="above the limit"):
         jpeg.read_coefficients(data)
@@ -171,7 +172,8 @@ def test_out_parameter_errors(corpus):
 
 @pytest.mark.parametrize("image, kwargs, exc, match", [
     (np.zeros((8, 8, 3), np.float32), {}, TypeError, "image: expected dtype uint8, got float32"),
-    (np.zeros((8, 8, 4), np.uint8), {}, ValueError, r"expected shape \(H, W\), \(H, W, 1\) or \(H, W, 3\), got \(8, 8, 4\)"),
+    (np.zeros((8, 8, 4), np.uint8), {}, ValueError,
+     r"image: expected shape \(H, W\), \(H, W, 1\) or \(H, W, 3\), got \(8, 8, 4\)"),
     (np.zeros((8,), np.uint8), {}, ValueError, r"got \(8,\)"),
     (np.zeros((8, 8, 3), np.uint8)[:, ::-1], {}, ValueError, "packed pixels"),
     (np.zeros((0, 8, 3), np.uint8), {}, ValueError, "image size must be 1..65500"),

@@ -2,7 +2,8 @@
 
 Run directly: python tests/fuzz/fuzz_jpeg.py [corpus_dir] -runs=N (libFuzzer flags). The C++ core is not
 built with -fsanitize=fuzzer, so atheris sees only Python coverage: mutations of a corpus of valid JPEGs
-(tests/test_jpeg_fuzz.py writes one) are what drive the native parser into its corners.
+(tests/test_jpeg_errors.py::test_fuzz_target_runs_clean writes one) are what drive the native parser into its
+corners.
 """
 
 import sys
