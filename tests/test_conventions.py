@@ -122,6 +122,18 @@ def test_on_error_policy_is_the_same_for_every_module(module):
         run("skip")
 
 
+def test_on_error_keeps_exceptions_whose_constructor_takes_other_arguments():
+    from codeclens._batch import apply_on_error
+
+    err = codeclens.CodecError("jpeg2000", "truncated")  # CodecError(codec, message)
+    assert apply_on_error([1, err], "return") == [1, err]
+    with pytest.raises(codeclens.CodecError) as info:
+        apply_on_error([1, err], "raise")
+    assert info.value is err and str(info.value) == "jpeg2000: truncated"
+    if hasattr(err, "add_note"):  # Python 3.11+: the index travels as a note
+        assert err.__notes__ == ["item 1"]
+
+
 def test_exception_types_survive_pickling():
     import pickle
 

@@ -185,6 +185,8 @@ def test_encode_batch_equals_single(photo):
     images = [photo, photo[::2, ::2].copy(), synthetic_image(30, 50, seed=2)]
     for threads in (None, 1, 2):
         assert jpeg.encode_batch(images, quality=60, threads=threads) == [jpeg.encode(im, quality=60) for im in images]
-    out = jpeg.encode_batch([photo, np.zeros((4, 4), np.float32), photo], on_error="return")
+    ragged = [[1, 2], [3]]  # numpy cannot convert it: refused as an item, the others kept
+    out = jpeg.encode_batch([photo, np.zeros((4, 4), np.float32), photo, ragged], on_error="return")
     assert out[0] == out[2] == jpeg.encode(photo)
     assert isinstance(out[1], TypeError) and "uint8" in str(out[1])
+    assert isinstance(out[3], TypeError) and str(out[3]) == "image: expected a numpy array of uint8, got list"

@@ -100,10 +100,17 @@ def decode_batch(
 # ----------------------------------------------------------------------------------------------- encoding
 
 
-def _image_array(image: Any) -> np.ndarray:
+def _image_array(image: Any) -> Any:
     """Arrays pass through untouched (the core checks dtype and layout); other objects (PIL images, CPU torch
-    tensors) go through ``numpy.asarray``, which does not copy where the object exposes its memory."""
-    return image if isinstance(image, np.ndarray) else np.asarray(image)
+    tensors) go through ``numpy.asarray``, which does not copy where the object exposes its memory. An object
+    numpy cannot convert (a CUDA tensor, a ragged list) goes to the core as it is, which refuses that item
+    alone with a TypeError saying what it expected."""
+    if isinstance(image, np.ndarray):
+        return image
+    try:
+        return np.asarray(image)
+    except (TypeError, ValueError, RuntimeError):
+        return image
 
 
 def encode(
