@@ -4,6 +4,7 @@
 #   bash scripts/run.sh study   # the main job: a study on the embedded photos with the embedded classifier
 #   bash scripts/run.sh test    # the test suite
 #   bash scripts/run.sh bench   # the benchmark suites (pytest-benchmark)
+#   bash scripts/run.sh lint    # ruff and mypy on python/codeclens (configured in pyproject.toml)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -53,8 +54,12 @@ case "$job" in
   bench)
     ensure_apt; ensure_venv
     exec "$VENV/bin/python" -m pytest benchmarks --benchmark-only "$@" ;;
+  lint)
+    ensure_apt; ensure_venv
+    "$VENV/bin/python" -m ruff check python/codeclens
+    exec "$VENV/bin/python" -m mypy "$@" ;;
   install)
     ensure_apt; ensure_venv ;;
   *)
-    echo "usage: bash scripts/run.sh study|test|bench|install [args...]" >&2; exit 2 ;;
+    echo "usage: bash scripts/run.sh study|test|bench|lint|install [args...]" >&2; exit 2 ;;
 esac

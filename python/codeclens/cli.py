@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"{command}: error: {error_message(exc)}", file=sys.stderr)
         return 2
-    except Exception as exc:  # noqa: BLE001 - one line unless --debug
+    except Exception as exc:
         if debug:
             raise
         print(f"{command}: internal error: {type(exc).__name__}: {error_message(exc)} (run with --debug for the "

@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
-from ._core import JpegError
+from . import _core
+
+JpegError: type[ValueError] = _core.JpegError  # created by the C++ core; a ValueError subclass
 
 
 class CodecError(ValueError):

@@ -29,28 +29,28 @@ Number = TypeVar("Number", float, np.ndarray)
 
 def bits_per_pixel(nbytes: Number, width: Number, height: Number) -> Number:
     """Bits of ``nbytes`` per pixel of a ``width`` x ``height`` image."""
-    return 8.0 * nbytes / (width * height)  # type: ignore[return-value]
+    return 8.0 * nbytes / (width * height)
 
 
 def cr_raw(nbytes: Number, width: Number, height: Number) -> Number:
     """Compression ratio against raw 24-bit RGB pixels of the encoded image."""
-    return RAW_BITS_PER_PIXEL * width * height / (8.0 * nbytes)  # type: ignore[return-value]
+    return RAW_BITS_PER_PIXEL * width * height / (8.0 * nbytes)
 
 
 def cr_source(source_nbytes: Number, nbytes: Number) -> Number:
     """Compression ratio against the source file's size."""
-    return source_nbytes / nbytes  # type: ignore[return-value]
+    return source_nbytes / nbytes
 
 
 def pixels_from_bpp(nbytes: Number, bpp: Number) -> Number:
     """The pixel count a bits-per-pixel value was computed over (the inverse of :func:`bits_per_pixel`)."""
-    return 8.0 * nbytes / bpp  # type: ignore[return-value]
+    return 8.0 * nbytes / bpp
 
 
-def rank_difference(rank_original: Number, rank: Number) -> Number:
-    """rank(original) - rank(version); NaN where either rank is missing (NaN, or below 1)."""
+def rank_difference(rank_original: float | np.ndarray, rank: float | np.ndarray) -> np.ndarray:
+    """rank(original) - rank(version) as float64 (element-wise); NaN where either rank is missing (NaN, or
+    below 1)."""
     ro = np.asarray(rank_original, dtype=np.float64)
     rv = np.asarray(rank, dtype=np.float64)
     with np.errstate(invalid="ignore"):
-        out = np.where((ro >= 1) & (rv >= 1), ro - rv, np.nan)
-    return out if out.ndim else float(out)  # type: ignore[return-value]
+        return np.where((ro >= 1) & (rv >= 1), ro - rv, np.nan)

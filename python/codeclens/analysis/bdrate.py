@@ -191,15 +191,16 @@ def bd_rate_bootstrap(rate_anchor: np.ndarray, correct_anchor: np.ndarray, rate_
         raise ValueError(f"expected 0 < level < 1, got {level}")
     if n_boot < 0:
         raise ValueError(f"expected n_boot >= 0, got {n_boot}")
-    kw = {"monotone": monotone, "interpolation": interpolation}
-    full = bd_rate_detail(ra.mean(0), ca.mean(0), rt.mean(0), ct.mean(0), **kw)
+    full = bd_rate_detail(ra.mean(0), ca.mean(0), rt.mean(0), ct.mean(0), monotone=monotone,
+                          interpolation=interpolation)
     rng = np.random.default_rng(seed)
     n = ra.shape[0]
     values = []
     for _ in range(n_boot):
         pick = rng.integers(0, n, n)
         try:
-            v = bd_rate(ra[pick].mean(0), ca[pick].mean(0), rt[pick].mean(0), ct[pick].mean(0), **kw)
+            v = bd_rate(ra[pick].mean(0), ca[pick].mean(0), rt[pick].mean(0), ct[pick].mean(0), monotone=monotone,
+                        interpolation=interpolation)
         except ValueError:  # a resample can collapse a curve to one accuracy level
             continue
         if np.isfinite(v):

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .bdrate import isotonic
 from ..codecs import quality_direction
+from .bdrate import isotonic
 from .table import ORIGINAL, as_table, group_rows, has_rank, rows_to_columns
 
 
@@ -131,7 +131,7 @@ def find_knee(quality: np.ndarray, accuracy: np.ndarray, *, direction: int = 1, 
             best_knee = fit
     assert best_any is not None
     found = best_knee is not None and best_knee[0] <= (1 - min_gain) * sse_line + 1e-12
-    sse, k, coef = best_knee if found else best_any
+    sse, k, coef = best_knee if (found and best_knee is not None) else best_any
     slope_above, slope_below = float(coef[1]), float(coef[1] + coef[2])
     fitted = _hinge_design(x_all, k) @ coef
     x, acc, xs = x_all, acc_all, np.unique(x_all)
@@ -209,7 +209,7 @@ def knee_table(table: Mapping[str, np.ndarray], *, metric: str = "top1", drop: f
         acc = np.array([np.mean(t["rank"][idx][j] <= k) for _, j in points])
         b = (np.array([np.mean(t["bpp"][idx][j]) for _, j in points]) if "bpp" in t else None)
         n_photos = len(np.unique(t["photo"][idx]))
-        direction = quality_direction(codec)
+        direction = quality_direction(codec) or 1  # only codecs with a direction are in t
         row = {"model": model, "codec": codec, "scale": float(scale), "color": color, "metric": metric,
                "n_points": len(q), "n_photos": n_photos}
         d = drop if drop is not None else max(0.02, 1.0 / n_photos)
@@ -221,12 +221,13 @@ def knee_table(table: Mapping[str, np.ndarray], *, metric: str = "top1", drop: f
         b_drop = float(b[q == q_drop].mean()) if b is not None else float("nan")
         row.update(log_a=fit.a, log_c=fit.c, log_rmse=fit.rmse, drop=d, knee_found=False, plateau=plateau,
                    drop_quality=q_drop, drop_bpp=b_drop, note="")
+        knee: Knee | None
         try:
             knee = find_knee(q, acc, direction=direction, bpp=b, drop=d, slope_ratio=slope_ratio)
         except ValueError as exc:  # e.g. accuracy at its floor almost everywhere
             knees.append({**row, "note": str(exc)})
             knee = None
-        else:
+        if knee is not None:
             knees.append({**row, "knee_found": knee.found, "knee_quality": knee.quality, "knee_bpp": knee.bpp,
                           "slope_above": knee.slope_above, "slope_below": knee.slope_below})
         for i in range(len(q)):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ import numpy as np
 from ..codecs import quality_direction
 from ..render import markdown_table, write_csv
 from . import bdrate, knee, rankstats, selectors, thresholds
-from .table import ORIGINAL, as_table, group_rows, has_rank, rows_to_columns, take, unlabelled_photos
+from .table import ORIGINAL, as_table, group_rows, rows_to_columns, take, unlabelled_photos
 
 
 def md_table(columns: Mapping[str, np.ndarray], names: Sequence[str] | None = None,
@@ -38,6 +39,7 @@ class _Writer:
         return name
 
     def png(self, name: str, draw: Callable[[Path], Path]) -> None:
+        """Draw ``draw(path)`` and link the PNG from the Markdown."""
         if not self.plots:
             return
         try:
@@ -140,7 +142,7 @@ def _selectors(w: _Writer, t: dict, budget_ratio: Sequence[float]) -> None:
         w.md.append("\n\nCSV: " + ", ".join(f"`{w.csv(n, c)}`" for n, c in [
             (f"selectors_{codec}.csv", rep.summary), (f"selector_histogram_{codec}.csv", rep.histogram),
             (f"selector_choices_{codec}.csv", rep.choices)]) + "\n")
-        w.png(f"selector_histogram_{codec}.png", lambda p, h=rep.histogram: plots.selector_histogram(h, p))
+        w.png(f"selector_histogram_{codec}.png", partial(plots.selector_histogram, rep.histogram))
 
 
 def _settings(w: _Writer, t: dict, tolerance: float, ratio: str) -> None:
@@ -242,7 +244,7 @@ def _ssim(w: _Writer, t: dict) -> None:
         if len(pick):
             photos = [str(x) for x in pooled["photo"][pick]]
             w.png(f"ssim_threshold_{_slug(model)}.png",
-                  lambda p, m=model, ph=photos: plots.ssim_vs_rank(t, rd, pooled, p, ph, m))
+                  partial(plots.ssim_vs_rank, t, rd, pooled, photos=photos, model=model))
 
 
 def _overfitting(w: _Writer, t: dict, ratio: str) -> None:
@@ -303,7 +305,7 @@ def _bdrate(w: _Writer, t: dict, n_boot: int, seed: int) -> None:
         sub = take(take(stats, points), idx)
         curves = [(codec, sub["bpp_mean"][j], sub["top1"][j]) for (codec,), j in group_rows(sub, ["codec"])]
         w.png(f"rate_accuracy_{_slug(model)}.png",
-              lambda p, c=curves, m=model: plots.rate_accuracy(c, p, f"Top-1 accuracy vs bpp ({m}, scale 1, RGB)"))
+              partial(plots.rate_accuracy, curves, title=f"Top-1 accuracy vs bpp ({model}, scale 1, RGB)"))
 
 
 def _knee(w: _Writer, t: dict) -> None:
@@ -333,7 +335,7 @@ def _knee(w: _Writer, t: dict) -> None:
         scale1 = sel & np.isclose(rep.residuals["scale"], 1.0) & (rep.residuals["color"] == "rgb")
         if scale1.any():
             res = {k: v[scale1] for k, v in rep.residuals.items()}
-            w.png(f"knee_{_slug(model)}.png", lambda p, r=res, m=model: plots.knee(r, rep.knees, p, m))
+            w.png(f"knee_{_slug(model)}.png", partial(plots.knee, res, rep.knees, model=model))
 
 
 def _slug(s: str) -> str:

@@ -205,7 +205,8 @@ def save_table(table: Mapping[str, np.ndarray], path: str | Path) -> Path:
     path = Path(path)
     table = as_table(table)
     if path.suffix == ".npz":
-        np.savez_compressed(path, **{k: (v.astype(str) if v.dtype == object else v) for k, v in table.items()})
+        arrays: dict[str, Any] = {k: (v.astype(str) if v.dtype == object else v) for k, v in table.items()}
+        np.savez_compressed(path, **arrays)
     elif path.suffix == ".csv":
         write_csv(table, path)
     elif path.suffix == ".parquet":

@@ -31,7 +31,7 @@ def codec_names() -> list[str]:
     return list(_REGISTRY)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def get_codec(name: str) -> Codec:
     """The codec called ``name``; ValueError listing the names for an unknown one. Use ``.require()`` or
     ``.availability()`` to check that its library is present."""

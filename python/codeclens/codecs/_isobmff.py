@@ -47,5 +47,6 @@ def coded_stream_size(data: bytes, config_box: str) -> int:
         elif kind == config_box:
             config = (config or 0) + size
     if mdat is None or config is None:
-        raise ValueError(f"not a single-image HEIF/AVIF file: mdat={mdat is not None}, {config_box}={config is not None}")
+        raise ValueError(f"not a single-image HEIF/AVIF file: mdat={mdat is not None}, "
+                         f"{config_box}={config is not None}")
     return mdat + config

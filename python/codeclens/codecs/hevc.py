@@ -3,12 +3,12 @@
 BPG wraps an HEVC Main Still Picture bitstream in a small header; here the same kind of bitstream is made by
 x265 through libheif and wrapped in HEIF. Rate control is a constant QP, as BPG's: ``qp`` is passed to x265 as
 ``--qp`` (libheif parameter ``x265:qp``), which overrides libheif's quality-to-CRF mapping. Colour: RGB is
-converted by libheif to YCbCr with BT.601 matrix coefficients, full range (nclx 1/13/6/1), then subsampled to ``chroma`` (4:2:0 like BPG's
-default, or 4:4:4); gray images are coded as monochrome (4:0:0). x265 preset and tune are libheif's
-defaults (slow, ssim), passed explicitly; x265 runs single-threaded per image (a study runs images in
-parallel). The size that counts (``stream_size``) is the HEVC stream: the hvcC decoder configuration
-(VPS/SPS/PPS) plus the coded slices in ``mdat``, without the HEIF boxes (about 370 bytes) that BPG would
-not carry; the HEIF file size is recorded next to it.
+converted by libheif to YCbCr with BT.601 matrix coefficients, full range (nclx 1/13/6/1), then subsampled to
+``chroma`` (4:2:0 like BPG's default, or 4:4:4); gray images are coded as monochrome (4:0:0). x265 preset and
+tune are libheif's defaults (slow, ssim), passed explicitly; x265 runs single-threaded per image (a study runs
+images in parallel). The size that counts (``stream_size``) is the HEVC stream: the hvcC decoder configuration
+(VPS/SPS/PPS) plus the coded slices in ``mdat``, without the HEIF boxes (about 370 bytes) that BPG would not
+carry; the HEIF file size is recorded next to it.
 """
 
 from __future__ import annotations

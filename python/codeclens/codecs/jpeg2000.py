@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from ._pillow import pil_encode, pillow_feature, pillow_versions
 from ..errors import CodecError
+from ._pillow import pil_encode, pillow_feature, pillow_versions
 from .base import Codec, Param, RateControl
 
 DEFAULT_RESOLUTIONS = 6

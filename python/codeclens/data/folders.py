@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import functools
 from pathlib import Path
-
 from typing import Literal
 
 from .classes import parse_label

@@ -20,7 +20,7 @@ from typing import Any, Literal, NamedTuple, Union
 
 import numpy as np
 
-Source = Union[str, Path, bytes, bytearray, memoryview, np.ndarray]
+Source = Union[str, Path, bytes, bytearray, memoryview, np.ndarray]  # noqa: UP007 - a runtime alias on 3.10
 _JPEG_MAGIC = b"\xff\xd8\xff"
 
 

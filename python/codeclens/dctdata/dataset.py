@@ -185,7 +185,8 @@ class PixelDataset(Dataset):
         h, w = img.shape[:2]
         if self.resize is not None and min(h, w) != self.resize:
             s = self.resize / min(h, w)
-            img = np.array(Image.fromarray(img).resize((max(1, round(w * s)), max(1, round(h * s))), Image.BILINEAR))
+            size = (max(1, round(w * s)), max(1, round(h * s)))
+            img = np.array(Image.fromarray(img).resize(size, Image.Resampling.BILINEAR))
             h, w = img.shape[:2]
         if min(h, w) < self.size:
             img = np.pad(img, ((0, max(0, self.size - h)), (0, max(0, self.size - w)), (0, 0)), mode="edge")

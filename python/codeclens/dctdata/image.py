@@ -16,7 +16,8 @@ import numpy as np
 from .. import dct as _dct
 from .. import jpeg as _jpeg
 
-__all__ = ["DctImage", "center_crop", "crop", "from_pixels", "hflip", "pad_to", "random_crop", "read_dct", "rgb_to_ycbcr"]
+__all__ = ["DctImage", "center_crop", "crop", "from_pixels", "hflip", "pad_to", "random_crop", "read_dct",
+           "rgb_to_ycbcr"]
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,8 @@ class DctStats:
     def save(self, path: str | Path) -> Path:
         """Write a JSON file (human-readable; float64 values round-trip exactly)."""
         path = Path(path)
-        path.write_text(json.dumps({"mean": self.mean.tolist(), "std": self.std.tolist(), "settings": self.settings}, indent=1))
+        record = {"mean": self.mean.tolist(), "std": self.std.tolist(), "settings": self.settings}
+        path.write_text(json.dumps(record, indent=1))
         return path
 
     @classmethod

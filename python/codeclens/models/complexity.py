@@ -53,7 +53,7 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     return total
 
 
-def _conv_macs(module: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
+def _conv_macs(module: nn.Conv2d | nn.ConvTranspose2d, inputs: tuple, output: torch.Tensor) -> int:
     k = 1
     for s in module.kernel_size:
         k *= s
@@ -155,7 +155,8 @@ def _row(approach: str, channels: str, model: nn.Module, x: torch.Tensor, slide:
     )
 
 
-def complexity_table(image_size: int = 224, num_classes: int = 1000, bands: tuple[int, ...] = (64, 32, 16)) -> list[ComplexityRow]:
+def complexity_table(image_size: int = 224, num_classes: int = 1000,
+                     bands: tuple[int, ...] = (64, 32, 16)) -> list[ComplexityRow]:
     """Count RGB ResNet-50 (v1 and v1.5) and the DCT ResNet-50 variants at ``image_size`` (multiple of 8).
 
     The slides' numbers are set beside the rows that correspond to them: RGB v1 (He et al.) and the
@@ -168,7 +169,8 @@ def complexity_table(image_size: int = 224, num_classes: int = 1000, bands: tupl
         raise ValueError(f"image_size must be a multiple of 8 and >= 32, got {image_size}")
     rgb = torch.zeros(1, 3, image_size, image_size)
     rows = [
-        _row("ResNet-50 + RGB (He et al., v1: stride in 1x1)", "3x1", resnet50(num_classes, stride_in_1x1=True), rgb, True),
+        _row("ResNet-50 + RGB (He et al., v1: stride in 1x1)", "3x1", resnet50(num_classes, stride_in_1x1=True), rgb,
+             True),
         _row("ResNet-50 + RGB (torchvision, v1.5)", "3x1", resnet50(num_classes), rgb, False),
     ]
     g = image_size // 8
@@ -190,7 +192,8 @@ def format_table(rows: list[ComplexityRow]) -> str:
         return "" if v is None else format(v, fmt)
 
     lines = [
-        "| approach | input | GFLOPs (counted, mult-adds) | params (counted) | slides GFLOPs | slides params | diff GFLOPs | diff params |",
+        "| approach | input | GFLOPs (counted, mult-adds) | params (counted) | slides GFLOPs | slides params "
+        "| diff GFLOPs | diff params |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:

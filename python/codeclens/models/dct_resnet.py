@@ -24,6 +24,7 @@ Module names follow torchvision's ResNet (layer1..layer4, fc), so stages 4-5 can
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Literal
 
 import torch
@@ -61,14 +62,14 @@ class DctResNet50(nn.Module):
         self.bands, self.components, self.variant = bands, components, variant
         c = components * bands
         self.in_channels = c
-        kw = dict(stride_in_1x1=stride_in_1x1)
+        stage = partial(make_stage, stride_in_1x1=stride_in_1x1)
         e = Bottleneck.expansion
         self.input_bn = nn.BatchNorm2d(c)
         width1 = 64 if variant == "literal" else c
-        self.layer1 = make_stage(Bottleneck, c, width1, 3, stride=1, **kw)
-        self.layer2 = make_stage(Bottleneck, width1 * e, 128, 4, stride=1, **kw)
-        self.layer3 = make_stage(Bottleneck, 128 * e, 256, 6, stride=2, **kw)
-        self.layer4 = make_stage(Bottleneck, 256 * e, 512, 3, stride=2, **kw)
+        self.layer1 = stage(Bottleneck, c, width1, 3, stride=1)
+        self.layer2 = stage(Bottleneck, width1 * e, 128, 4, stride=1)
+        self.layer3 = stage(Bottleneck, 128 * e, 256, 6, stride=2)
+        self.layer4 = stage(Bottleneck, 256 * e, 512, 3, stride=2)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(512 * e, num_classes)
         init_resnet_weights(self, zero_init_residual)

@@ -1,7 +1,8 @@
 """The parallel-input topology of Yang, Amer and Jiang 2021 ("Compression helps deep learning", section 4).
 
 N copies of one backbone with *shared weights* see the original image and its JPEG versions (made on the fly
-by the ``jpeg`` codec of :mod:`codeclens.codecs`: QF 100, 90, ..., 10 gives N = 11); the pooled features of the N branches (the backbone without its
+by the ``jpeg`` codec of :mod:`codeclens.codecs`: QF 100, 90, ..., 10 gives N = 11); the pooled features of the
+N branches (the backbone without its
 last fully connected layer) are concatenated into one final fully connected layer. Training follows the
 paper's staged unfreezing: first the new final layer alone (backbone frozen, lr 0.01), then, each time the
 validation loss plateaus (or after a fixed number of epochs), the learning rate is divided by 10 and the next
@@ -15,12 +16,29 @@ TF-style :class:`~codeclens.models.preprocess.Preprocess`) or any network with `
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import Dataset
 
 from .preprocess import TF_STYLE, Preprocess
+
+
+class Backbone(Protocol):
+    """What the topology needs of a backbone: pooled ``features(x) -> (B, feature_dim)``, its classifier
+    ``fc`` (for ``head_init="mean"``) and ``unfreeze_groups()`` (for staged unfreezing)."""
+
+    feature_dim: int
+
+    def features(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    @property
+    def fc(self) -> nn.Linear: ...
+
+    def unfreeze_groups(self) -> list[list[nn.Module]]: ...
+
 
 __all__ = [
     "DEFAULT_QUALITIES",
@@ -28,6 +46,7 @@ __all__ = [
     "JpegVersions",
     "ParallelTopology",
     "StagedUnfreezing",
+    "VersionsDataset",
 ]
 
 #: The 2021 paper's versions: the original (None) and QF 100, 90, ..., 10.
@@ -43,18 +62,18 @@ class EfficientNetLite0Features(nn.Module):
             from .registry import EMBEDDED, load_network
 
             model = load_network(EMBEDDED).module
-        self.net = model
-        self.feature_dim = self.net._fc.in_features
+        self.net: Any = model  # efficientnet_lite_pytorch's EfficientNet (untyped)
+        self.feature_dim: int = cast(nn.Linear, model._fc).in_features
 
     @property
     def fc(self) -> nn.Linear:
-        return self.net._fc
+        return cast(nn.Linear, self.net._fc)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return torch.flatten(self.net._avg_pooling(self.net.extract_features(x)), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net._fc(self.features(x))
+        return cast(nn.Linear, self.net._fc)(self.features(x))
 
     def unfreeze_groups(self) -> list[list[nn.Module]]:
         """Backbone blocks from the top: [head conv + BN], then the MBConv blocks in stage order reversed."""
@@ -107,6 +126,21 @@ class JpegVersions:
         return self.preprocess.normalize(batch).contiguous()
 
 
+class VersionsDataset(Dataset):
+    """(N versions (N, 3, size, size), label) per item: the photo decoded and passed through ``versions``."""
+
+    def __init__(self, items: Sequence[Any], versions: JpegVersions) -> None:
+        self.items, self.versions = list(items), versions
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> tuple[Any, int]:
+        from ..data import read_image
+
+        return self.versions(read_image(self.items[i].source)), int(self.items[i].label)
+
+
 class ParallelTopology(nn.Module):
     """N shared-weight branches -> concatenated (B, N * D) features -> one linear layer.
 
@@ -116,17 +150,19 @@ class ParallelTopology(nn.Module):
     untrained topology outputs the mean of the N versions' logits).
     """
 
-    def __init__(self, backbone: nn.Module, versions: int = 11, num_classes: int = 1000, head_init: str = "random") -> None:
+    def __init__(self, backbone: nn.Module, versions: int = 11, num_classes: int = 1000,
+                 head_init: str = "random") -> None:
+        """``backbone``: an ``nn.Module`` with the :class:`Backbone` methods."""
         super().__init__()
         if versions < 1:
             raise ValueError(f"versions must be >= 1, got {versions}")
         if head_init not in ("random", "mean"):
             raise ValueError(f"head_init: expected 'random' or 'mean', got {head_init!r}")
         self.backbone, self.versions = backbone, versions
-        d = int(backbone.feature_dim)
+        d = int(self._backbone.feature_dim)
         self.fc = nn.Linear(versions * d, num_classes)
         if head_init == "mean":
-            src = backbone.fc
+            src = self._backbone.fc
             if src.out_features != num_classes:
                 raise ValueError(f"head_init='mean' needs the backbone's {src.out_features} classes, got {num_classes}")
             with torch.no_grad():
@@ -137,8 +173,12 @@ class ParallelTopology(nn.Module):
         if x.ndim != 5 or x.shape[1] != self.versions:
             raise ValueError(f"expected input (B, {self.versions}, C, H, W), got {tuple(x.shape)}")
         b = x.shape[0]
-        f = self.backbone.features(x.flatten(0, 1))
-        return self.fc(f.view(b, -1))
+        f = self._backbone.features(x.flatten(0, 1))
+        return cast(torch.Tensor, self.fc(f.view(b, -1)))
+
+    @property
+    def _backbone(self) -> Backbone:
+        return cast(Backbone, self.backbone)
 
     def train(self, mode: bool = True) -> ParallelTopology:
         """Frozen backbone modules stay in eval mode (their batch-norm statistics do not move)."""
@@ -162,8 +202,9 @@ class StagedUnfreezing:
     block of ResNet-50 V2 and the fourth of Inception V3 for memory).
     """
 
-    def __init__(self, model: ParallelTopology, lr: float = 0.01, decay: float = 0.1, epochs_per_stage: int | None = None,
-                 patience: int | None = None, max_stage: int | None = None, groups: list[list[nn.Module]] | None = None) -> None:
+    def __init__(self, model: ParallelTopology, lr: float = 0.01, decay: float = 0.1,
+                 epochs_per_stage: int | None = None, patience: int | None = None, max_stage: int | None = None,
+                 groups: list[list[nn.Module]] | None = None) -> None:
         if epochs_per_stage is not None and patience is not None:
             raise ValueError("give one of epochs_per_stage and patience, not both")
         if epochs_per_stage is None and patience is None:
@@ -171,7 +212,7 @@ class StagedUnfreezing:
         if (epochs_per_stage is not None and epochs_per_stage < 1) or (patience is not None and patience < 1):
             raise ValueError("epochs_per_stage and patience must be >= 1")
         self.model = model
-        self.groups = groups if groups is not None else model.backbone.unfreeze_groups()
+        self.groups = groups if groups is not None else cast(Backbone, model.backbone).unfreeze_groups()
         self.lr, self.decay = lr, decay
         self.epochs_per_stage, self.patience = epochs_per_stage, patience
         self.max_stage = len(self.groups) if max_stage is None else min(max_stage, len(self.groups))
@@ -187,7 +228,7 @@ class StagedUnfreezing:
                 best, since = v, 0
             else:
                 since += 1
-            if since >= self.patience and stage < self.max_stage:
+            if self.patience is not None and since >= self.patience and stage < self.max_stage:
                 stage, best, since = stage + 1, float("inf"), 0
         return stage
 

@@ -68,6 +68,7 @@ class PreTransformNet(nn.Module):
         self.out = nn.Conv2d(c0, 3, 3, padding=1)
         if bypass:  # start as the identity: the correction begins at zero
             nn.init.zeros_(self.out.weight)
+            assert self.out.bias is not None
             nn.init.zeros_(self.out.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

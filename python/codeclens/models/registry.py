@@ -17,10 +17,9 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.metadata
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from dataclasses import dataclass, field
 
 from .classifier import Classifier
 from .preprocess import IMAGENET_STYLE, TF_STYLE, Preprocess, preprocess_named

@@ -12,6 +12,7 @@ Input: float (B, 3, H, W) normalised as the weights expect (torchvision: ImageNe
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import torch
 from torch import nn
@@ -134,7 +135,8 @@ def make_stage(
     norm_layer = norm_layer or nn.BatchNorm2d
     downsample = None
     if stride != 1 or inplanes != planes * block.expansion:
-        downsample = nn.Sequential(conv1x1(inplanes, planes * block.expansion, stride), norm_layer(planes * block.expansion))
+        downsample = nn.Sequential(conv1x1(inplanes, planes * block.expansion, stride),
+                                   norm_layer(planes * block.expansion))
     layers = [block(inplanes, planes, stride, downsample, groups, base_width, norm_layer, stride_in_1x1)]
     for _ in range(1, blocks):
         layers.append(block(planes * block.expansion, planes, 1, None, groups, base_width, norm_layer, stride_in_1x1))
@@ -146,15 +148,14 @@ def init_resnet_weights(model: nn.Module, zero_init_residual: bool = False) -> N
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)) and m.weight is not None and m.bias is not None:
             nn.init.constant_(m.weight, 1)
             nn.init.constant_(m.bias, 0)
     if zero_init_residual:
         for m in model.modules():
-            if isinstance(m, Bottleneck) and m.bn3.weight is not None:
-                nn.init.constant_(m.bn3.weight, 0)
-            elif isinstance(m, BasicBlock) and m.bn2.weight is not None:
-                nn.init.constant_(m.bn2.weight, 0)
+            last = m.bn3 if isinstance(m, Bottleneck) else m.bn2 if isinstance(m, BasicBlock) else None
+            if isinstance(last, nn.BatchNorm2d) and last.weight is not None:
+                nn.init.constant_(last.weight, 0)
 
 
 class ResNet(nn.Module):
@@ -183,12 +184,13 @@ class ResNet(nn.Module):
         self.bn1 = norm_layer(64)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        kw = dict(groups=groups, base_width=width_per_group, norm_layer=norm_layer, stride_in_1x1=stride_in_1x1)
+        stage = partial(make_stage, groups=groups, base_width=width_per_group, norm_layer=norm_layer,
+                        stride_in_1x1=stride_in_1x1)
         e = block.expansion
-        self.layer1 = make_stage(block, 64, 64, layers[0], 1, **kw)
-        self.layer2 = make_stage(block, 64 * e, 128, layers[1], 2, **kw)
-        self.layer3 = make_stage(block, 128 * e, 256, layers[2], 2, **kw)
-        self.layer4 = make_stage(block, 256 * e, 512, layers[3], 2, **kw)
+        self.layer1 = stage(block, 64, 64, layers[0], 1)
+        self.layer2 = stage(block, 64 * e, 128, layers[1], 2)
+        self.layer3 = stage(block, 128 * e, 256, layers[2], 2)
+        self.layer4 = stage(block, 256 * e, 512, layers[3], 2)
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(512 * e, num_classes)
         init_resnet_weights(self, zero_init_residual)

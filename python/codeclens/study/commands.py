@@ -48,11 +48,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r = p.add_argument_group("run")
     r.add_argument("--store", type=Path, default=Path(DEFAULT_STORE), help=f"SQLite store (default {DEFAULT_STORE})")
     r.add_argument("--study", help="study name recorded in the store (default: the preset or grid name)")
-    r.add_argument("--threads", type=int, help="codec worker threads (default: CPU count)")
+    r.add_argument("--threads", type=int, help="codec worker threads (default: the CPUs this process may use)")
     r.add_argument("--no-bitstreams", action="store_true", help="do not keep the encoded bytes in the store")
     r.add_argument("--retry-failed", action="store_true", help="recompute items recorded as failed")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
-    r.add_argument("--report", type=Path, metavar="DIR", help="write the report (Markdown, CSV, PNG) here after the run")
+    r.add_argument("--report", type=Path, metavar="DIR",
+                   help="write the report (Markdown, CSV, PNG) here after the run")
     r.add_argument("--list", action="store_true", help="list presets, codecs (with availability) and models, then exit")
     p.set_defaults(func=run_study_command)
 
@@ -113,10 +114,6 @@ def run_study_command(args: argparse.Namespace) -> int:
     limit_heap_fragmentation()
     grid = build_grid(args)
     photos = [p for spec in args.photos for p in resolve_photos(spec)]
-    if args.threads is not None:
-        from .. import resolve_threads
-
-        resolve_threads(args.threads)  # the package's one threads rule: None or a positive int
     if args.limit is not None:
         photos = photos[: args.limit]
     classifier = load_classifier(args.model, args.weights, args.device, args.preprocess)

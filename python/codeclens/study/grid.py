@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -206,11 +207,11 @@ def load_grid_file(path: str | Path) -> Grid:
     if path.suffix.lower() == ".json":
         spec = json.loads(text)
     elif path.suffix.lower() == ".toml":
-        try:
+        if sys.version_info >= (3, 11):
             import tomllib
-        except ImportError:  # Python 3.10
+        else:  # Python 3.10
             try:
-                import tomli as tomllib  # type: ignore[no-redef]
+                import tomli as tomllib
             except ImportError:
                 raise ImportError("reading TOML grids on Python 3.10 needs tomli (pip install tomli); "
                                   "or write the grid as JSON") from None

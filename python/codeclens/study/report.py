@@ -116,7 +116,7 @@ def _failures(table: Table) -> list[str]:
 def _analysis(table: Table, out: Path) -> list[str]:
     try:
         written = write_analysis_report(table, out / "analysis")
-    except Exception as e:  # noqa: BLE001 - the main report must still be written
+    except Exception as e:
         print(f"codeclens report: the analysis sections failed: {type(e).__name__}: {e}", file=sys.stderr)
         return ["## Analyses", "", f"Analyses failed: `{type(e).__name__}: {e}`", ""]
     first = written[0].relative_to(out)

@@ -18,7 +18,6 @@ file, codec error) is written with status 'failed' and its error, and the study 
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
 import threading
 import time
@@ -29,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__, measures
+from .. import __version__, measures, resolve_threads
 from .. import transforms as T
 from ..codecs import get_codec
 from ..codecs.rate import encode_at_bpp
@@ -37,7 +36,6 @@ from ..data import SamplePhoto, decode_image
 from . import quality
 from .grid import Grid, Setting
 from .store import PhotoRecord, PredictionRow, Store, VariantRow
-
 
 SOURCE_DECODER = "codeclens.data.decode_image (JPEG: codeclens core / libjpeg-turbo; others: Pillow)"
 
@@ -130,7 +128,7 @@ class _Photo:
                 try:
                     self._source, self.format = decode_image(Path(self.rec.path))
                     self.shape = self._source.shape
-                except Exception as e:  # noqa: BLE001 - any decoder failure is recorded, not raised
+                except Exception as e:
                     self.error = f"photo cannot be read: {type(e).__name__}: {e}"
                 self.decode_ms = 1000 * (time.perf_counter() - t0)
             if self._source is None:
@@ -276,7 +274,7 @@ def _run_task(photo: _Photo, items: list[_Item], envs: dict[str, str], keep: boo
                 out.append(_encode_item(photo, item, memo, envs, keep, prepare))
         except PhotoReadError as e:
             out.append(_failed(item, photo.rec, str(e)))
-        except Exception as e:  # noqa: BLE001 - a failed item is recorded and the study goes on
+        except Exception as e:
             out.append(_failed(item, photo.rec, f"{type(e).__name__}: {e}"))
     return out
 
@@ -334,13 +332,14 @@ def run_study(photos: list[SamplePhoto], grid: Grid, store: Store, classifier: A
     """Compute every missing (photo, setting) version and prediction of ``classifier`` into ``store``.
 
     ``study``: name recorded with the photo/setting membership (default: the grid's name). ``threads``:
-    codec worker threads (default: CPU count). ``keep_bitstreams``: store the encoded bytes (a later model
+    codec worker threads (the package's threads rule, :func:`codeclens.resolve_threads`: None = the CPUs of
+    this process's affinity mask). ``keep_bitstreams``: store the encoded bytes (a later model
     then needs no encoding). ``retry_failed``: recompute items recorded as failed. Returns the counts in
     :class:`RunStats`.
     """
     t_start = time.perf_counter()
     study = study or grid.name
-    threads = max(1, threads or os.cpu_count() or 1)
+    threads = resolve_threads(threads)
     stats = RunStats(study=study, model=classifier.name)
     settings = []
     for s in grid.settings:

@@ -227,7 +227,8 @@ class Store:
 
     def add_study(self, study: str, grid: dict[str, Any], notes: dict[str, Any]) -> None:
         with self.transaction() as c:
-            c.execute("INSERT OR IGNORE INTO studies VALUES (?, ?, ?, ?)", (study, _json(grid), _json(notes), time.time()))
+            c.execute("INSERT OR IGNORE INTO studies VALUES (?, ?, ?, ?)",
+                      (study, _json(grid), _json(notes), time.time()))
 
     def add_settings(self, settings: Iterable[Any]) -> None:
         """Register Setting objects (``codeclens.study.grid.Setting``)."""
@@ -272,7 +273,8 @@ class Store:
         n = 0
         with self.transaction() as c:
             for s in settings:
-                n += c.execute("DELETE FROM variants WHERE photo=? AND setting=? AND status='failed'", (photo, s)).rowcount
+                n += c.execute("DELETE FROM variants WHERE photo=? AND setting=? AND status='failed'",
+                               (photo, s)).rowcount
                 c.execute("DELETE FROM predictions WHERE photo=? AND setting=? AND status='failed'", (photo, s))
             c.execute("UPDATE photos SET status='ok', error='' WHERE photo=? AND status='failed'", (photo,))
         return n

@@ -14,7 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..data.folders import Labels
 
 DATA_HELP = "'samples' (the embedded photos), a folder (class sub-folders or imagenet_NN_LABEL files) or a CSV"
 
@@ -25,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     f = sub.add_parser("fit", help="train a network by name, with checkpoints and resume")
     f.add_argument("--model", default="dct-resnet50",
-                   choices=["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "dct-resnet50", "small-cnn", "dct-cnn"])
+                   choices=["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "dct-resnet50", "small-cnn",
+                            "dct-cnn"])
     f.add_argument("--bands", type=int, default=64, help="DCT networks: lowest zigzag frequencies per component (FBS)")
     f.add_argument("--variant", default="widened", choices=["widened", "literal"], help="dct-resnet50 reading")
     f.add_argument("--width", type=int, default=16, help="small-cnn / dct-cnn base width")
@@ -67,7 +73,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pa = sub.add_parser("parallel", help="the 2021 parallel-input topology on EfficientNet-Lite0, staged unfreezing")
     pa.add_argument("--data", default="samples", help=DATA_HELP + " (ImageNet-1k labels)")
     pa.add_argument("--val", default=None)
-    pa.add_argument("--qualities", nargs="+", default=["orig", "100", "90", "80", "70", "60", "50", "40", "30", "20", "10"])
+    pa.add_argument("--qualities", nargs="+",
+                    default=["orig", "100", "90", "80", "70", "60", "50", "40", "30", "20", "10"])
     pa.add_argument("--size", type=int, default=224)
     pa.add_argument("--epochs-per-stage", type=int, default=2)
     pa.add_argument("--max-stage", type=int, default=2)
@@ -101,7 +108,7 @@ def _common(p: argparse.ArgumentParser, epochs: int, lr: float, batch_size: int 
     p.add_argument("--quiet", action="store_true")
 
 
-def _items(spec: str, labels: str = "folders"):
+def _items(spec: str, labels: Labels = "folders") -> list:
     """Dataset items of a --data spec: 'samples', a folder of class sub-folders (numbered 0..K-1 with
     ``labels="folders"``, ImageNet-1k labels with ``"imagenet"``) or a CSV of path,label."""
     from ..data import resolve_photos
@@ -138,11 +145,12 @@ def run_fit(args: argparse.Namespace) -> int:
     val_items = _dense(_items(args.val), mapping)[0] if args.val else None
     kind = input_kind(args.model)
     device = pick_device(args.device)
+    make: Callable[[Any, bool], Any]
+    stats: DctStats | None = None
     if kind == "dct":
-        stats = DctStats.load(args.stats) if args.stats else None
         dq = not args.quantized
-        if stats is None:
-            stats = DctDataset(train_items, args.bands, "upsampled", dq, args.crop).compute_stats()
+        stats = DctStats.load(args.stats) if args.stats else \
+            DctDataset(train_items, args.bands, "upsampled", dq, args.crop).compute_stats()
         make = lambda items, train: DctDataset(items, args.bands, "upsampled", dq, args.crop, train, stats)  # noqa: E731
     else:
         make = lambda items, train: PixelDataset(items, args.crop, int(args.crop * 8 / 7), args.quality, train)  # noqa: E731
@@ -152,7 +160,7 @@ def run_fit(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/{args.model}")
     spec = {"model": args.model, "bands": args.bands, "variant": args.variant, "width": args.width,
             "data": args.data, "labels": {str(k): v for k, v in mapping.items()}}
-    if kind == "dct":  # saved with the run, for evaluation with the same normalisation
+    if stats is not None:  # saved with the run, for evaluation with the same normalisation
         out.mkdir(parents=True, exist_ok=True)
         stats.save(out / "dct_stats.json")
     trainer = Trainer(model, train, out, _config(args), val_loader=val, spec=spec, quiet=args.quiet)
@@ -181,7 +189,7 @@ def run_complexity(args: argparse.Namespace) -> int:
 
 
 def _qualities(values: list[str]) -> list[int | None]:
-    out = []
+    out: list[int | None] = []
     for v in values:
         if v in ("orig", "original", "none"):
             out.append(None)
@@ -203,27 +211,18 @@ def run_friedland_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-class _VersionsDataset:
-    """(N versions (N, 3, size, size), ImageNet label) per item, the JPEG versions made by the core."""
-
-    def __init__(self, items, versions) -> None:
-        self.items, self.versions = items, versions
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, i: int):
-        from ..data import read_image
-
-        return self.versions(read_image(self.items[i].source)), self.items[i].label
-
-
 def run_parallel(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from ..dctdata import make_loader
     from ..models.device import pick_device
-    from ..models.parallel import EfficientNetLite0Features, JpegVersions, ParallelTopology, StagedUnfreezing
+    from ..models.parallel import (
+        EfficientNetLite0Features,
+        JpegVersions,
+        ParallelTopology,
+        StagedUnfreezing,
+        VersionsDataset,
+    )
     from ..models.registry import EMBEDDED, load_network
     from .loop import Trainer
 
@@ -237,8 +236,8 @@ def run_parallel(args: argparse.Namespace) -> int:
     schedule = StagedUnfreezing(model, lr=args.lr, epochs_per_stage=args.epochs_per_stage, max_stage=args.max_stage)
     cfg = _config(args)
     cfg.schedule = "constant"
-    train = make_loader(_VersionsDataset(train_items, versions), args.batch_size, True, args.workers, device)
-    val = make_loader(_VersionsDataset(val_items, versions), args.batch_size, False, args.workers, device)
+    train = make_loader(VersionsDataset(train_items, versions), args.batch_size, True, args.workers, device)
+    val = make_loader(VersionsDataset(val_items, versions), args.batch_size, False, args.workers, device)
     trainer = Trainer(model, train, Path(args.out or "runs/parallel"), cfg, val_loader=val, epoch_hook=schedule,
                       spec={"model": "parallel-efficientnet-lite0", "qualities": args.qualities}, quiet=args.quiet)
     history = trainer.fit(resume=not args.no_resume)

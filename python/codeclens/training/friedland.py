@@ -15,6 +15,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import torch
@@ -23,6 +24,9 @@ from torch.utils.data import DataLoader, TensorDataset
 from ..render import markdown_table, write_csv
 from .loop import TrainConfig, Trainer, evaluate
 from .models import SmallCNN
+
+if TYPE_CHECKING:
+    from ..dctdata import DctImage
 
 __all__ = ["FriedlandConfig", "patch_tensors", "run_friedland", "format_results"]
 
@@ -79,21 +83,26 @@ def patch_tensors(cfg: FriedlandConfig, quality: int | None, sources: list[np.nd
     std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
     for label, rgb in enumerate(sources):
         h, w = rgb.shape[:2]
+        pixels: np.ndarray = rgb
+        img: DctImage | None = None
         if quality is None:
-            pixels, img = rgb, from_pixels(rgb, subsampling="420") if cfg.domain == "dct" else None
+            img = from_pixels(rgb, subsampling="420") if cfg.domain == "dct" else None
         else:
             data = codec.encode(rgb, quality=int(quality), subsampling="420")
             bpp.append(bits_per_pixel(codec.stream_size(data), w, h))
-            pixels = codec.decode(data) if cfg.domain == "pixels" else None
-            img = read_dct(data) if cfg.domain == "dct" else None
+            if cfg.domain == "pixels":
+                pixels = codec.decode(data)
+            else:
+                img = read_dct(data)
         for split, count, left in (("train", cfg.train_per_class, True), ("test", cfg.test_per_class, False)):
             for y0, x0 in _positions(rng, h, w, cfg.patch, count, left):
-                if cfg.domain == "pixels":
+                x: torch.Tensor
+                if img is None:
                     p = torch.from_numpy(np.ascontiguousarray(pixels[y0 : y0 + cfg.patch, x0 : x0 + cfg.patch]))
                     x = (p.permute(2, 0, 1).float() / 255.0 - mean) / std
                 else:
                     b = cfg.patch // 8
-                    x = dct_tensor(crop(img, y0 // 8, x0 // 8, b, b), cfg.bands)
+                    x = cast(torch.Tensor, dct_tensor(crop(img, y0 // 8, x0 // 8, b, b), cfg.bands))
                 out[split][0].append(x)
                 out[split][1].append(label)
     tensors = {k: (torch.stack(v[0]), torch.tensor(v[1])) for k, v in out.items()}
@@ -110,7 +119,8 @@ def _sources(n: int) -> list[np.ndarray]:
     return [read_image(p.path) for p in sample_photos()[:n]]
 
 
-def run_friedland(cfg: FriedlandConfig, out_dir: str | Path, quiet: bool = True, sources: list[np.ndarray] | None = None) -> list[dict]:
+def run_friedland(cfg: FriedlandConfig, out_dir: str | Path, quiet: bool = True,
+                  sources: list[np.ndarray] | None = None) -> list[dict]:
     """Train every width at every quality; write results.csv / results.json in out_dir; return the rows.
 
     A row: quality (None = uncompressed), bpp of the compressed photos, width, parameters, final training

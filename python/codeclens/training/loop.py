@@ -13,7 +13,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sized
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,7 +134,8 @@ class _Progress:
         elif self.n % self.every == 0 or self.n == self.total:
             rate = self.n / max(time.perf_counter() - self.t0, 1e-9)
             eta = (self.total - self.n) / max(rate, 1e-9)
-            print(f"{self.desc} {self.n}/{self.total} loss {loss:.4f} {rate:.2f} batch/s eta {eta:.0f}s", file=sys.stderr)
+            print(f"{self.desc} {self.n}/{self.total} loss {loss:.4f} {rate:.2f} batch/s eta {eta:.0f}s",
+                  file=sys.stderr)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -167,7 +168,7 @@ class Trainer:
         self.device = pick_device(self.config.device)
         torch.manual_seed(self.config.seed)
         self.model.to(self.device)
-        self.loss_fn = self.loss_fn or nn.CrossEntropyLoss()
+        self.criterion: Callable = self.loss_fn or nn.CrossEntropyLoss()
         self.epoch = 0  # epochs finished
         self.step = 0
         self.best = -math.inf
@@ -183,6 +184,8 @@ class Trainer:
         if not params:
             raise ValueError("no trainable parameters (every parameter has requires_grad=False)")
         lr = c.lr if lr is None else lr
+        self.optimizer: torch.optim.Optimizer
+        self.scheduler: torch.optim.lr_scheduler.LRScheduler
         if c.optimizer == "sgd":
             self.optimizer = torch.optim.SGD(params, lr=lr, momentum=c.momentum, weight_decay=c.weight_decay)
         else:
@@ -245,13 +248,13 @@ class Trainer:
     def train_epoch(self) -> dict:
         self.model.train()
         m = Metrics()
-        total = len(self.train_loader) if hasattr(self.train_loader, "__len__") else 0
+        total = len(self.train_loader) if isinstance(self.train_loader, Sized) else 0
         bar = _Progress(total, f"epoch {self.epoch + 1}/{self.config.epochs}", self.config.log_every, self.quiet)
         try:
             for x, y in self.train_loader:
                 x, y = to_device(x, self.device), y.to(self.device)
                 logits = self.model(x)
-                loss = self.loss_fn(logits, y)
+                loss = self.criterion(logits, y)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"loss became {loss.item()} at step {self.step} (lower the learning rate)")
                 self.optimizer.zero_grad(set_to_none=True)
@@ -277,7 +280,8 @@ class Trainer:
             self.load(last)
             if not self.quiet:
                 print(f"resumed from {last} after epoch {self.epoch}", file=sys.stderr)
-        (self.out_dir / "config.json").write_text(json.dumps({"config": asdict(self.config), "spec": self.spec}, indent=1))
+        config = {"config": asdict(self.config), "spec": self.spec}
+        (self.out_dir / "config.json").write_text(json.dumps(config, indent=1))
         while self.epoch < self.config.epochs:
             if self.epoch_hook is not None:
                 self.epoch_hook(self, self.epoch)
@@ -287,7 +291,7 @@ class Trainer:
             self.scheduler.step()
             row = {"epoch": self.epoch + 1, "lr": lr, "train_loss": train["loss"], "train_top1": train["top1"]}
             if self.val_loader is not None:
-                val = evaluate(self.model, self.val_loader, self.device, self.loss_fn)
+                val = evaluate(self.model, self.val_loader, self.device, self.criterion)
                 row.update(val_loss=val["loss"], val_top1=val["top1"], val_top5=val["top5"])
             row["seconds"] = round(time.perf_counter() - t0, 3)
             self.epoch += 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..models.dct_resnet import Variant
+
 __all__ = ["MODEL_NAMES", "SmallCNN", "build_model", "input_kind"]
 
 
@@ -45,7 +47,8 @@ def input_kind(name: str) -> str:
     return "dct" if name.startswith("dct-") else "pixels"
 
 
-def build_model(name: str, num_classes: int, bands: int = 64, variant: str = "widened", width: int = 16) -> nn.Module:
+def build_model(name: str, num_classes: int, bands: int = 64, variant: Variant = "widened",
+                width: int = 16) -> nn.Module:
     """A freshly initialised network by name (see MODEL_NAMES); bands/variant for DCT ResNet-50, width for
     the small CNNs."""
     input_kind(name)
