@@ -153,47 +153,36 @@ void select_impl(const T* coeffs, std::size_t blocks, const std::uint16_t* qtabl
 
 const std::array<int, kCoefficients> kZigzag = make_zigzag();
 
-void forward_block(const float* in, float* out) {
-  const CosineTable& t = table();
-  float rows[kCoefficients];  // rows[y][u] = sum_x in[y][x] c[u][x]
-  for (int y = 0; y < kBlock; ++y) {
-    float acc[kBlock] = {0};
-    for (int x = 0; x < kBlock; ++x) {
-      const float s = in[y * kBlock + x];
-      for (int u = 0; u < kBlock; ++u) acc[u] += s * t.ct[x][u];
-    }
-    for (int u = 0; u < kBlock; ++u) rows[y * kBlock + u] = acc[u];
-  }
-  for (int v = 0; v < kBlock; ++v) {  // out[v][u] = sum_y c[v][y] rows[y][u]
-    float acc[kBlock] = {0};
-    for (int y = 0; y < kBlock; ++y) {
-      const float c = t.c[v][y];
-      for (int u = 0; u < kBlock; ++u) acc[u] += c * rows[y * kBlock + u];
-    }
-    for (int u = 0; u < kBlock; ++u) out[v * kBlock + u] = acc[u];
-  }
-}
+namespace {
+using Matrix = float[kBlock][kBlock];
 
-void inverse_block(const float* in, float* out) {
-  const CosineTable& t = table();
-  float rows[kCoefficients];  // rows[v][x] = sum_u in[v][u] c[u][x]
-  for (int v = 0; v < kBlock; ++v) {
+// out = left * in * right for one 8x8 block (row-major), summed in the same order for both transforms:
+// rows = in * right first, then out = left * rows.
+void sandwich(const float* in, const Matrix& left, const Matrix& right, float* out) {
+  float rows[kCoefficients];
+  for (int r = 0; r < kBlock; ++r) {
     float acc[kBlock] = {0};
-    for (int u = 0; u < kBlock; ++u) {
-      const float f = in[v * kBlock + u];
-      for (int x = 0; x < kBlock; ++x) acc[x] += f * t.c[u][x];
+    for (int k = 0; k < kBlock; ++k) {
+      const float s = in[r * kBlock + k];
+      for (int j = 0; j < kBlock; ++j) acc[j] += s * right[k][j];
     }
-    for (int x = 0; x < kBlock; ++x) rows[v * kBlock + x] = acc[x];
+    for (int j = 0; j < kBlock; ++j) rows[r * kBlock + j] = acc[j];
   }
-  for (int y = 0; y < kBlock; ++y) {  // out[y][x] = sum_v c[v][y] rows[v][x]
+  for (int r = 0; r < kBlock; ++r) {
     float acc[kBlock] = {0};
-    for (int v = 0; v < kBlock; ++v) {
-      const float c = t.ct[y][v];
-      for (int x = 0; x < kBlock; ++x) acc[x] += c * rows[v * kBlock + x];
+    for (int k = 0; k < kBlock; ++k) {
+      const float c = left[r][k];
+      for (int j = 0; j < kBlock; ++j) acc[j] += c * rows[k * kBlock + j];
     }
-    for (int x = 0; x < kBlock; ++x) out[y * kBlock + x] = acc[x];
+    for (int j = 0; j < kBlock; ++j) out[r * kBlock + j] = acc[j];
   }
 }
+}  // namespace
+
+// Forward: F = C X C^T (C[k][n] the orthonormal DCT-II basis); inverse: X = C^T F C.
+void forward_block(const float* in, float* out) { sandwich(in, table().c, table().ct, out); }
+
+void inverse_block(const float* in, float* out) { sandwich(in, table().ct, table().c, out); }
 
 void forward(const StridedView& plane, float level_shift, float* out, int threads) {
   check_plane(plane);

@@ -68,6 +68,19 @@ def _log_axis(axis) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
+def _axes_text(ax, xlabel: str, ylabel: str, title: str = "", *, log_x: bool = True, grid: bool = False) -> None:
+    """Axis labels, title, and a log-scaled x axis with plain 1-2-5 ticks."""
+    if log_x:
+        ax.set_xscale("log")
+        _log_axis(ax.xaxis)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    if grid:
+        ax.grid(alpha=0.3)
+
+
 def _short_label(setting: str, quality: float) -> str:
     if setting == "original":
         return "original"
@@ -85,10 +98,7 @@ def rank_diff_vs_ratio(stats: Mapping[str, np.ndarray], path: str | Path, ratio:
         ax.plot(stats[column][idx], stats["rank_diff_mean"][idx], marker="o", ms=3, lw=1,
                 label=f"{codec} 1/{1 / scale:g} {color}" if scale < 1 else f"{codec} {color}")
     ax.axhline(-1, color="grey", lw=0.8, ls="--")
-    ax.set_xscale("log")
-    _log_axis(ax.xaxis)
-    ax.set_xlabel(f"mean compression ratio ({ratio})")
-    ax.set_ylabel("mean rank difference (orig - version)")
+    _axes_text(ax, f"mean compression ratio ({ratio})", "mean rank difference (orig - version)")
     ax.legend(fontsize=7, ncol=2)
     return save_figure(fig, path)
 
@@ -159,11 +169,7 @@ def rate_accuracy(curves: list[tuple[str, np.ndarray, np.ndarray]], path: str | 
             continue
         a = np.linspace(m[0], m[-1], 200)
         ax.plot(np.exp(PchipInterpolator(m, np.log(r))(a)), a, "-", lw=1, color=f"C{i}")
-    ax.set_xscale("log")
-    _log_axis(ax.xaxis)
-    ax.set_xlabel("bits per pixel")
-    ax.set_ylabel(f"{metric} accuracy")
-    ax.set_title(title)
+    _axes_text(ax, "bits per pixel", f"{metric} accuracy", title)
     ax.legend(fontsize=8)
     return save_figure(fig, path)
 
@@ -230,12 +236,8 @@ def accuracy_vs_bpp(stats: Mapping[str, np.ndarray], path: str | Path) -> Path |
         ax.axhline(top1, color="k", lw=0.8, ls="--")
         ax.annotate(f"original top-1 ({model})", (0.01, top1), xycoords=("axes fraction", "data"), fontsize=7,
                     va="bottom")
-    ax.set_xscale("log")
-    _log_axis(ax.xaxis)
-    ax.set_xlabel("bits per pixel (mean over photos)")
-    ax.set_ylabel("accuracy (solid top-1 with 95 % interval, dotted top-5)")
-    ax.set_title("Accuracy vs bits per pixel")
-    ax.grid(alpha=0.3)
+    _axes_text(ax, "bits per pixel (mean over photos)", "accuracy (solid top-1 with 95 % interval, dotted top-5)",
+               "Accuracy vs bits per pixel", grid=True)
     ax.legend(fontsize=7, ncol=2)
     return save_figure(fig, path, dpi=120)
 
@@ -251,13 +253,10 @@ def ssim_vs_ratio(table: Mapping[str, np.ndarray], path: str | Path, ratio: str 
     for codec in sorted(set(table["codec"][rows].tolist())):
         sel = rows & (table["codec"] == codec)
         ax.scatter(table[ratio][sel], table["ssim"][sel], s=6, alpha=0.5, label=codec)
-    ax.set_xscale("log")
-    _log_axis(ax.xaxis)
-    ax.set_xlabel({"cr_raw": "compression ratio vs raw 24-bit pixels",
-                   "cr_source": "compression ratio vs the source file"}.get(ratio, ratio))
-    ax.set_ylabel("SSIM vs the reference (same scale and colour)")
-    ax.set_title("SSIM vs compression ratio (every version of every photo)")
-    ax.grid(alpha=0.3)
+    xlabel = {"cr_raw": "compression ratio vs raw 24-bit pixels",
+              "cr_source": "compression ratio vs the source file"}.get(ratio, ratio)
+    _axes_text(ax, xlabel, "SSIM vs the reference (same scale and colour)",
+               "SSIM vs compression ratio (every version of every photo)", grid=True)
     ax.legend(fontsize=8, markerscale=3)
     return save_figure(fig, path, dpi=120)
 
@@ -285,9 +284,7 @@ def one_quality_vs_all(stats: Mapping[str, np.ndarray], path: str | Path, codec:
             ax.axhline(top1, color=f"C{i}", lw=0.7, ls=":")
     if (quality_direction(codec) or 1) > 0:
         ax.invert_xaxis()
-    ax.set_xlabel(f"{codec} quality parameter (the same for all photos)")
-    ax.set_ylabel("accuracy")
-    ax.set_title('"One QF vs all images" (dotted: original top-1)')
-    ax.grid(alpha=0.3)
+    _axes_text(ax, f"{codec} quality parameter (the same for all photos)", "accuracy",
+               '"One QF vs all images" (dotted: original top-1)', log_x=False, grid=True)
     ax.legend(fontsize=8)
     return save_figure(fig, path, dpi=120)
