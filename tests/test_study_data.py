@@ -9,8 +9,15 @@ import pytest
 from PIL import Image
 
 from codeclens import transforms as T
-from codeclens.data import (class_name, csv_photos, folder_photos, imagenet_classes, imagenet_wnids, parse_label,
-                            resolve_photos)
+from codeclens.data import (
+    class_name,
+    csv_photos,
+    folder_photos,
+    imagenet_classes,
+    imagenet_wnids,
+    parse_label,
+    resolve_photos,
+)
 
 
 def test_class_names_are_the_standard_1000():

@@ -6,8 +6,17 @@ import json
 
 import pytest
 
-from codeclens.study.grid import (ORIGINAL, Grid, expand_block, grid_from_dict, load_grid_file, make_setting,
-                                  parse_block, preset, preset_names)
+from codeclens.study.grid import (
+    ORIGINAL,
+    Grid,
+    expand_block,
+    grid_from_dict,
+    load_grid_file,
+    make_setting,
+    parse_block,
+    preset,
+    preset_names,
+)
 
 
 def test_presets_exist():

@@ -14,7 +14,7 @@ from codeclens.cli import main as cli_main
 from codeclens.study import report as report_module
 from codeclens.study.grid import ORIGINAL_SETTING, make_setting
 from codeclens.study.report import write_report
-from codeclens.study.store import RESULT_COLUMNS, PhotoRecord, PredictionRow, Store, VariantRow
+from codeclens.study.store import RESULT_COLUMNS, STAGE_COLUMNS, PhotoRecord, PredictionRow, Store, VariantRow
 
 JPEG90 = make_setting("jpeg", {"quality": 90})
 JPEG10 = make_setting("jpeg", {"quality": 10})
@@ -78,7 +78,7 @@ def test_report_files(store, tmp_path):
     assert [r["setting"] for r in rows] == ["original", "jpeg:q=90,scale=1,color=rgb", "jpeg:q=10,scale=1,color=rgb"]
     with paths["results_csv"].open() as f:
         results = list(csv.reader(f))
-    assert results[0] == RESULT_COLUMNS and len(results) == 1 + 15
+    assert results[0] == RESULT_COLUMNS + STAGE_COLUMNS and len(results) == 1 + 15
 
 
 def test_report_analysis_and_select_give_the_same_numbers(store, tmp_path, capsys):
@@ -127,10 +127,10 @@ def test_study_and_report_commands(samples, tmp_path, capsys):
             "--report", str(tmp_path / "rep")]
     assert cli_main(args) == 0
     out = capsys.readouterr().out
-    assert "2 photos, 8 items computed (8 new versions, 8 new predictions, 0 failed)" in out
+    assert "2 photos, 8 items computed by this process (8 new versions, 8 new predictions, 0 failed)" in out
     assert (tmp_path / "rep" / "report.md").is_file()
     assert cli_main(args) == 0
-    assert "0 items computed" in capsys.readouterr().out
+    assert "0 items computed by this process" in capsys.readouterr().out
     assert cli_main(["report", "--store", str(store), "--out", str(tmp_path / "rep2")]) == 0
     assert "jpeg2000:bpp=0.3,scale=1,color=rgb" in (tmp_path / "rep2" / "report.md").read_text()
     # select and analyze on the store the study wrote, with an unlabelled photo added by a second run

@@ -1,5 +1,5 @@
-"""The store under abuse: a study killed with SIGKILL resumes without lost or duplicate rows, and two study
-processes writing one store at once neither corrupt it nor duplicate rows."""
+"""The store under abuse: a study killed with SIGKILL resumes without lost or duplicate rows; two study
+processes on one store split the work (each item computed once) and take over a dead process's claims."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ BLOCK = "codec=hevc qp=26,30,34,38,42,46,50 scale=1/4"
 N_SETTINGS = 1 + 7
 SMALL_BLOCK = "codec=hevc qp=30,40,50 scale=1/4"
 N_PHOTOS = 3
+LEASE = 2.0
 
 
 def study_command(store, csv_path, *extra, block=BLOCK):
@@ -55,7 +56,8 @@ def snapshot(store) -> dict:
 
 def test_sigkill_then_resume_loses_and_duplicates_nothing(photo_csv, samples, tmp_path):
     store = tmp_path / "s.sqlite"
-    proc = subprocess.Popen(study_command(store, photo_csv, "--batch-size", "2", "--threads", "1"),
+    proc = subprocess.Popen(study_command(store, photo_csv, "--batch-size", "2", "--threads", "1",
+                                          "--claim-lease", str(LEASE)),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while count(store) < 6 and proc.poll() is None and time.monotonic() < deadline:
@@ -71,7 +73,8 @@ def test_sigkill_then_resume_loses_and_duplicates_nothing(photo_csv, samples, tm
 
     grid = Grid("custom", expand_block(parse_block(BLOCK)))
     with Store(store) as s:
-        stats = run_study(samples[:N_PHOTOS], grid, s, load_classifier(device="cpu"), study="resume", progress=False)
+        stats = run_study(samples[:N_PHOTOS], grid, s, load_classifier(device="cpu"), study="resume", progress=False,
+                          lease=LEASE)  # the dead process's claims expire after LEASE seconds: taken over
         assert s.counts()["variants"] == total and s.counts()["predictions"] == total
         t = s.results(study="resume")
     assert stats.computed_predictions == total - len(before) and stats.cached == len(before)
@@ -80,20 +83,46 @@ def test_sigkill_then_resume_loses_and_duplicates_nothing(photo_csv, samples, tm
     assert len(t["photo"]) == total and set(t["status"]) == {"ok"}
 
 
-def test_two_processes_on_one_store(samples, tmp_path):
+def test_two_processes_on_one_store_split_the_work(samples, tmp_path):
+    """Claims: each photo is worked on by one process at a time, so every item is computed exactly once (the
+    encodes of the two processes add up to one per version) and each process says how many it computed."""
     store = tmp_path / "s.sqlite"
-    photo_csv = write_csv(tmp_path / "photos.csv", samples[:2])
+    photo_csv = write_csv(tmp_path / "photos.csv", samples[:4])
     procs = [subprocess.Popen(study_command(store, photo_csv, "--threads", "1", "--batch-size", "2", block=SMALL_BLOCK),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]
     for p, (_out, err) in zip(procs, outs):
         assert p.returncode == 0, err.decode()[-3000:]
-    total = 2 * (1 + 3)
+    total = 4 * (1 + 3)
     with Store(store) as s:
         assert s.counts()["variants"] == total and s.counts()["predictions"] == total
         assert s.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert len(s.results(study="resume")["photo"]) == total
-    # Items both processes computed were inserted once (INSERT OR IGNORE on the key): the counts above hold,
-    # and between them the processes computed every item.
-    computed = [int(re.search(r"(\d+) new predictions", out.decode()).group(1)) for out, _ in outs]
-    assert sum(computed) >= total
+        runs = s.runs("resume")
+        assert s.conn.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0  # all released
+    computed = [int(re.search(r"(\d+) items computed by this process", out.decode()).group(1)) for out, _ in outs]
+    encodes = [int(re.search(r"; (\d+) encodes;", out.decode()).group(1)) for out, _ in outs]
+    assert sum(computed) == total and sum(encodes) == 4 * 3  # one encode per version, none repeated
+    assert sorted(r["items"] for r in runs) == sorted(computed) and all(r["finished"] for r in runs)
+
+
+def test_a_killed_process_leaves_claims_that_another_takes_over(photo_csv, samples, tmp_path):
+    store = tmp_path / "s.sqlite"
+    proc = subprocess.Popen(study_command(store, photo_csv, "--batch-size", "2", "--threads", "1",
+                                          "--claim-lease", str(LEASE)),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while count(store) < 3 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the study finished before it could be killed: " + proc.stderr.read().decode()[-2000:]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc.stderr.close()
+    assert count(store, "claims") >= 1  # the dead process still holds a photo
+    done_before = count(store)
+    out = subprocess.run(study_command(store, photo_csv, "--threads", "1", "--claim-lease", str(LEASE)),
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    computed = int(re.search(r"(\d+) items computed by this process", out.stdout).group(1))
+    total = N_PHOTOS * N_SETTINGS
+    assert computed == total - done_before and count(store) == total and count(store, "claims") == 0

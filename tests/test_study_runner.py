@@ -15,7 +15,7 @@ from codeclens.models.preprocess import IMAGENET_STYLE
 from codeclens.models.registry import load_classifier
 from codeclens.study.grid import Grid, expand_block, make_setting, parse_block
 from codeclens.study.runner import run_study
-from codeclens.study.store import RESULT_COLUMNS, Store
+from codeclens.study.store import RESULT_COLUMNS, STAGE_COLUMNS, Store
 
 BLOCKS = [
     "codec=jpeg quality=90,20",
@@ -63,7 +63,7 @@ def test_results_table_follows_the_contract(done, photos, classifier):
     path, _ = done
     with Store(path) as store:
         t = store.results()
-    assert list(t) == RESULT_COLUMNS
+    assert list(t) == RESULT_COLUMNS + STAGE_COLUMNS
     n = 3 * N_SETTINGS
     assert all(len(v) == n for v in t.values())
     for c in ("label", "nbytes", "rank", "top1"):
@@ -92,12 +92,19 @@ def test_results_table_follows_the_contract(done, photos, classifier):
     assert np.all(t["bpp"][webp] <= 0.5) and np.all((t["quality"][webp] >= 0) & (t["quality"][webp] <= 100))
     assert set(t["scale"][webp]) == {0.25} and set(t["quality"][t["codec"] == "hevc"]) == {40.0}
     assert set(t["color"][t["setting"] == "jpeg:q=50,scale=1,color=gray"]) == {"gray"}
+    # every stage was timed: the transforms once per (photo, scale, colour), inference and writes per batch
+    versions = ~orig
+    for c in ("encode_ms", "decode_ms", "metrics_ms", "preprocess_ms", "inference_ms", "write_ms"):
+        assert np.all(np.isfinite(t[c][versions]) & (t[c][versions] >= 0)), c
+    assert np.all(t["inference_ms"] > 0) and np.all(t["write_ms"] > 0)
+    assert np.all(np.isfinite(t["transform_ms"][versions])) and np.any(t["transform_ms"][versions] > 0)
 
 
 def test_stored_measurements_match_an_independent_recomputation(done, photos):
     """JPEG q=20 of photo 0: Pillow's bytes have the stored size; PSNR/SSIM recomputed with numpy/skimage."""
-    from conftest import pil_jpeg
     from skimage.metrics import structural_similarity
+
+    from conftest import pil_jpeg
 
     path, _ = done
     with Store(path) as store:

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import sqlite3
+import time
 
 import numpy as np
 import pytest
 
 from codeclens.study.grid import ORIGINAL_SETTING, make_setting
-from codeclens.study.store import RESULT_COLUMNS, PhotoRecord, PredictionRow, Store, VariantRow
+from codeclens.study.store import (
+    RESULT_COLUMNS,
+    STAGE_COLUMNS,
+    PhotoRecord,
+    PredictionRow,
+    Store,
+    StoreError,
+    VariantRow,
+)
 
 SETTINGS = [ORIGINAL_SETTING, make_setting("jpeg", {"quality": 50}), make_setting("hevc", {"qp": 40}, 0.5, "gray")]
 
@@ -34,7 +45,7 @@ def test_results_columns_values_and_failed_rows(tmp_path):
     with Store(tmp_path / "s.sqlite") as store:
         fill(store)
         t = store.results()
-        assert list(t) == RESULT_COLUMNS and len(t["photo"]) == 3
+        assert list(t) == RESULT_COLUMNS + STAGE_COLUMNS and len(t["photo"]) == 3
         i = {s: k for k, s in enumerate(t["setting"])}
         o, j, h = i["original"], i["jpeg:q=50,scale=1,color=rgb"], i["hevc:qp=40,scale=1/2,color=gray"]
         assert np.isinf(t["psnr"][o]) and np.isnan(t["quality"][o]) and t["codec"][o] == "original"
@@ -85,7 +96,7 @@ def test_wal_mode_and_schema_version(tmp_path):
     with sqlite3.connect(path) as c:
         assert c.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         c.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
-    with pytest.raises(ValueError, match=r"store schema version 99, this codeclens reads 1"):
+    with pytest.raises(StoreError, match=r"store schema version 99, this codeclens reads up to 2 .written by a newer"):
         Store(path)
 
 
@@ -112,3 +123,140 @@ def test_concurrent_writers_neither_corrupt_nor_duplicate(tmp_path):
     with Store(path) as store:
         assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert store.counts()["variants"] == 25 and store.counts()["predictions"] == 25
+
+
+V1_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE photos (photo TEXT PRIMARY KEY, label INTEGER NOT NULL, name TEXT NOT NULL, source TEXT NOT NULL,
+    path TEXT NOT NULL, nbytes INTEGER NOT NULL, width INTEGER, height INTEGER, format TEXT,
+    status TEXT NOT NULL DEFAULT 'ok', error TEXT NOT NULL DEFAULT '', created REAL NOT NULL);
+CREATE TABLE settings (setting TEXT PRIMARY KEY, codec TEXT NOT NULL, params TEXT NOT NULL, scale REAL NOT NULL,
+    color TEXT NOT NULL, target_bpp REAL, quality REAL);
+CREATE TABLE environments (env TEXT PRIMARY KEY, info TEXT NOT NULL);
+CREATE TABLE variants (photo TEXT NOT NULL, setting TEXT NOT NULL, status TEXT NOT NULL,
+    error TEXT NOT NULL DEFAULT '', width INTEGER, height INTEGER, nbytes INTEGER, file_nbytes INTEGER, bpp REAL,
+    cr_raw REAL, cr_source REAL, psnr REAL, ssim REAL, encode_ms REAL, decode_ms REAL, quality REAL,
+    params TEXT NOT NULL DEFAULT '{}', codec_settings TEXT NOT NULL DEFAULT '{}', env TEXT, created REAL NOT NULL,
+    PRIMARY KEY (photo, setting));
+CREATE TABLE bitstreams (photo TEXT NOT NULL, setting TEXT NOT NULL, data BLOB NOT NULL,
+    PRIMARY KEY (photo, setting));
+CREATE TABLE models (model TEXT PRIMARY KEY, info TEXT NOT NULL);
+CREATE TABLE predictions (photo TEXT NOT NULL, setting TEXT NOT NULL, model TEXT NOT NULL, status TEXT NOT NULL,
+    error TEXT NOT NULL DEFAULT '', rank INTEGER, p_true REAL, top1 INTEGER, top5 TEXT, created REAL NOT NULL,
+    PRIMARY KEY (photo, setting, model));
+CREATE TABLE studies (study TEXT PRIMARY KEY, grid TEXT NOT NULL, notes TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE study_items (study TEXT NOT NULL, photo TEXT NOT NULL, setting TEXT NOT NULL,
+    PRIMARY KEY (study, photo, setting));
+INSERT INTO meta VALUES ('schema_version', '1');
+INSERT INTO photos VALUES ('p1', 3, 'p1', 't', '/x', 1000, 10, 10, 'JPEG', 'ok', '', 0);
+INSERT INTO photos VALUES ('p2', -1, 'p2', 't', '/y', 1000, 10, 10, 'PNG', 'ok', '', 0);
+INSERT INTO settings VALUES ('original', 'original', '{}', 1.0, 'rgb', NULL, NULL);
+INSERT INTO variants (photo, setting, status, nbytes, bpp, created) VALUES ('p1', 'original', 'ok', 1000, 80, 0);
+INSERT INTO variants (photo, setting, status, nbytes, bpp, created) VALUES ('p2', 'original', 'ok', 1000, 80, 0);
+INSERT INTO predictions VALUES ('p1', 'original', 'm', 'ok', '', 1, 0.9, 3, '3,1,2,4,5', 0);
+INSERT INTO predictions VALUES ('p2', 'original', 'm', 'ok', '', -1, NULL, 3, '3,1,2,4,5', 0);
+"""
+
+
+def v1_store(path):
+    with sqlite3.connect(path) as c:
+        c.executescript(V1_SCHEMA)
+    return path
+
+
+def test_a_store_from_before_opens_read_only_unchanged_and_upgrades_when_written(tmp_path):
+    path = v1_store(tmp_path / "old.sqlite")
+    before = path.read_bytes()
+    with Store(path, readonly=True) as store:
+        t = store.results()
+    assert path.read_bytes() == before  # reading never modifies
+    assert t["rank"].tolist() == [1, -1] and np.isnan(t["encode_ms"]).all() and np.isnan(t["inference_ms"]).all()
+    with Store(path) as store:  # a writable open upgrades it in place
+        assert store.has("variants", "transform_ms") and store.has("claims") and store.has("runs")
+        assert store.results()["rank"].tolist() == [1, -1]
+    with sqlite3.connect(path) as c:
+        assert c.execute("SELECT value FROM meta").fetchone()[0] == "2"
+
+
+def test_store_errors_are_one_line_and_leave_the_file_alone(tmp_path, capsys):
+    from codeclens.cli import main
+
+    path = tmp_path / "s.sqlite"
+    with Store(path) as store:
+        fill(store)
+    # another SQLite database
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as c:
+        c.execute("CREATE TABLE t (x)")
+    before = other.read_bytes()
+    with pytest.raises(StoreError, match="an SQLite database but not a codeclens store"):
+        Store(other)
+    assert other.read_bytes() == before
+    # a read-only file for a command that writes (root ignores file modes: make it immutable instead)
+    with read_only(path):
+        before = path.read_bytes()
+        with pytest.raises(StoreError, match="is read-only; this command writes"):
+            Store(path)
+        assert main(["study", "--photos", "test", "--limit", "1", "--store", str(path), "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "is read-only; this command writes" in err
+        with Store(path, readonly=True) as store:
+            assert len(store.results()["photo"]) == 3
+        assert path.read_bytes() == before
+
+
+@contextlib.contextmanager
+def read_only(path):
+    import shutil
+    import subprocess
+
+    path.chmod(0o444)
+    immutable = False
+    if os.access(path, os.W_OK):  # root
+        if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(path)]).returncode != 0:
+            path.chmod(0o644)
+            pytest.skip("running as root without chattr: no way to make the file read-only")
+        immutable = True
+    try:
+        yield
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+        path.chmod(0o644)
+
+
+def test_a_locked_store_times_out_with_a_clear_error(tmp_path):
+    path = tmp_path / "s.sqlite"
+    Store(path).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        store = Store(path, timeout=0.2)
+        with pytest.raises(StoreError, match=r"is locked by another process \(waited 0.2 s\)"):
+            store.add_model("m", {})
+        store.close()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+def test_a_read_only_open_refuses_writes(tmp_path):
+    path = tmp_path / "s.sqlite"
+    Store(path).close()
+    with Store(path, readonly=True) as store, pytest.raises(StoreError, match="opened read-only"):
+        store.add_model("m", {})
+
+
+def test_claims_lease_and_expiry(tmp_path):
+    with Store(tmp_path / "s.sqlite") as a, Store(tmp_path / "s.sqlite") as b:
+        ra, rb = a.start_run("st", "m", "threads"), b.start_run("st", "m", "threads")
+        assert a.claim("p1", "m", ra, lease=60) and a.claim("p1", "m", ra, lease=60)  # its own claim: renewed
+        assert not b.claim("p1", "m", rb, lease=60)  # held by a live run
+        assert b.claim("p1", "other-model", rb, lease=60)  # claims are per model
+        a.release("p1", "m", ra)
+        assert b.claim("p1", "m", rb, lease=0.05)
+        time.sleep(0.1)
+        assert a.claim("p1", "m", ra, lease=60)  # b's lease expired (as if b had died)
+        a.update_run(ra, items=5, encodes=7, failed=1, finished=True)
+        runs = {r["run"]: r for r in a.runs("st")}
+        assert runs[ra]["items"] == 5 and runs[ra]["finished"] is not None and runs[rb]["finished"] is None

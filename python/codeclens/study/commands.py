@@ -33,6 +33,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--codecs", help="comma-separated codecs to keep from the grid")
     g.add_argument("--filter", default="lanczos", choices=["lanczos", "box", "bilinear", "bicubic"],
                    help="resampling filter for scales below 1 (default lanczos)")
+    g.add_argument("--x265-preset", default=None, help="x265 preset of every HEVC setting (default slow; BPG's "
+                   "default level maps to veryslow; faster presets trade size for speed)")
+    g.add_argument("--x265-threads", type=int, default=None,
+                   help="x265 threads per HEVC encode (default 1: images run in parallel)")
+    g.add_argument("--psnr-peak", default="range", choices=["range", "max"],
+                   help="PSNR's MAX: 255 (range, default) or the original's largest sample (max, the 2017 report)")
     d = p.add_argument_group("photos")
     d.add_argument("--photos", nargs="+", default=["embedded"], metavar="SPEC",
                    help="'embedded' (20 labelled ImageNet photos), 'test', a folder in ImageNet layout, a CSV "
@@ -48,9 +54,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r = p.add_argument_group("run")
     r.add_argument("--store", type=Path, default=Path(DEFAULT_STORE), help=f"SQLite store (default {DEFAULT_STORE})")
     r.add_argument("--study", help="study name recorded in the store (default: the preset or grid name)")
-    r.add_argument("--threads", type=int, help="codec worker threads (default: the CPUs this process may use)")
+    r.add_argument("--threads", type=int,
+                   help="codec worker threads (default: the CPUs this process may use); classification runs on one "
+                        "more thread, with --torch-threads intra-op threads: they share the cores on purpose")
+    r.add_argument("--torch-threads", type=int, default=None,
+                   help="torch intra-op threads of the inference thread (default: the CPUs this process may use)")
     r.add_argument("--no-bitstreams", action="store_true", help="do not keep the encoded bytes in the store")
     r.add_argument("--retry-failed", action="store_true", help="recompute items recorded as failed")
+    r.add_argument("--claim-lease", type=float, default=None, metavar="SECONDS",
+                   help="how long this process's claim on a photo lasts without renewal (default 60); several "
+                        "processes on one store split the photos, and a dead process's photos are taken over "
+                        "when its claims expire")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--report", type=Path, metavar="DIR",
                    help="write the report (Markdown, CSV, PNG) here after the run")
@@ -82,7 +96,8 @@ def build_grid(args: argparse.Namespace):
                 "; ".join(g.description for g in grids if g.description))
     if args.codecs:
         grid = grid.restrict([c.strip() for c in args.codecs.split(",") if c.strip()])
-    return grid
+    x265 = {k: v for k, v in (("preset", args.x265_preset), ("threads", args.x265_threads)) if v is not None}
+    return grid.with_params("hevc", x265)
 
 
 def _print_listing() -> None:
@@ -106,23 +121,29 @@ def run_study_command(args: argparse.Namespace) -> int:
     if args.list:
         _print_listing()
         return 0
+    import torch
+
+    from .. import resolve_threads
     from ..data import resolve_photos
     from ..models.registry import load_classifier
-    from .runner import limit_heap_fragmentation, run_study
+    from .runner import CLAIM_LEASE, keep_freed_memory, run_study
     from .store import Store
 
-    limit_heap_fragmentation()
+    keep_freed_memory()
     grid = build_grid(args)
     photos = [p for spec in args.photos for p in resolve_photos(spec)]
     if args.limit is not None:
         photos = photos[: args.limit]
-    classifier = load_classifier(args.model, args.weights, args.device, args.preprocess)
-    print(f"codeclens study: {len(photos)} photos x {len(grid)} versions ({grid.name}), model "
-          f"{classifier.name} on {classifier.device}, store {args.store}", file=sys.stderr)
-    with Store(args.store) as store:
+    torch_threads = resolve_threads(args.torch_threads)
+    with Store(args.store) as store:  # opened first: a store that cannot be written fails before any work
+        classifier = load_classifier(args.model, args.weights, args.device, args.preprocess)
+        torch.set_num_threads(torch_threads)
+        print(f"codeclens study: {len(photos)} photos x {len(grid)} versions ({grid.name}), model "
+              f"{classifier.name} on {classifier.device}, store {args.store}", file=sys.stderr)
         stats = run_study(photos, grid, store, classifier, study=args.study, threads=args.threads,
                           batch_size=args.batch_size, keep_bitstreams=not args.no_bitstreams,
-                          retry_failed=args.retry_failed, progress=not args.no_progress, filter=args.filter)
+                          retry_failed=args.retry_failed, progress=not args.no_progress, filter=args.filter,
+                          psnr_peak=args.psnr_peak, lease=args.claim_lease or CLAIM_LEASE)
         print(stats.summary())
         if args.report:
             from .report import write_report

@@ -156,6 +156,15 @@ class Grid:
         return {"name": self.name, "description": self.description, "source": self.source,
                 "settings": [s.key for s in self.settings]}
 
+    def with_params(self, codec: str, params: dict[str, Any]) -> Grid:
+        """The grid with ``params`` set on every setting of ``codec`` (e.g. x265's preset for every HEVC
+        version); a parameter different from its default shows in the setting key."""
+        if not params:
+            return self
+        changed = [make_setting(s.codec, {**s.param_dict, **params}, s.scale, s.color, s.target_bpp)
+                   if s.codec == codec else s for s in self.settings]
+        return Grid(self.name, changed, self.description, self.source)
+
 
 def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, (list, tuple)) else [value]

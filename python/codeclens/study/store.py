@@ -6,15 +6,20 @@ processes writing the same file, or a run resumed after ``kill -9`` never duplic
 short ``BEGIN IMMEDIATE`` transaction, so a killed process loses only the batch it had not committed.
 
 Tables (see :data:`SCHEMA`): ``photos``, ``settings``, ``variants`` (size, bpp, compression ratios, PSNR,
-SSIM, timings, exact codec settings, environment id, status/error), ``bitstreams`` (the encoded bytes, when
-kept), ``predictions``, ``environments`` (library versions), ``models``, ``studies`` and ``study_items``
-(which (photo, setting) pairs belong to a named study). :meth:`Store.results` returns the results table (the
-contract of :mod:`codeclens.analysis.table`) as a dict of numpy columns; :func:`load_results` reads it from a
-store or from a table file.
+SSIM, per-stage timings, exact codec settings, environment id, status/error), ``bitstreams`` (the encoded
+bytes, when kept), ``predictions`` (with the ``batches`` they were classified and written in: inference and
+write times), ``environments`` (library versions), ``models``, ``studies`` and ``study_items`` (which (photo,
+setting) pairs belong to a named study), ``runs`` (one row per study process: who computed what) and
+``claims`` (leases on photos, so that several processes on one store split the work). :meth:`Store.results`
+returns the results table (the contract of :mod:`codeclens.analysis.table`) as a dict of numpy columns;
+:func:`load_results` reads it from a store or from a table file.
 
-A path that holds something other than a store (another SQLite database, any other file) or a store written
-by a newer schema raises :class:`StoreError` (a ValueError) and is left untouched; ``readonly=True`` opens a
-store for reading only (the report, select and analyze commands).
+Errors (:class:`StoreError`, a ValueError, with a one-line message; the file is never modified): a path that
+holds something other than a store (another SQLite database, any other file), a store written by a newer
+schema, a store opened for writing that cannot be written (read-only file or folder), a store locked by
+another process past the timeout. ``readonly=True`` opens a store for reading only (the report, select,
+analyze and export commands). A store written by an older schema opens: writable opens upgrade it in one
+transaction (new columns and tables only), read-only opens read the columns it has.
 """
 
 from __future__ import annotations
@@ -22,20 +27,25 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import socket
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class StoreError(ValueError):
-    """The path is not a codeclens store, or a store this version cannot read; the message says which."""
+    """The path is not a codeclens store, or a store this version cannot read or write; the message says
+    which."""
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -52,22 +62,45 @@ CREATE TABLE IF NOT EXISTS variants (
     width INTEGER, height INTEGER, nbytes INTEGER, file_nbytes INTEGER, bpp REAL, cr_raw REAL,
     cr_source REAL, psnr REAL, ssim REAL, encode_ms REAL, decode_ms REAL, quality REAL,
     params TEXT NOT NULL DEFAULT '{}', codec_settings TEXT NOT NULL DEFAULT '{}', env TEXT,
-    created REAL NOT NULL, PRIMARY KEY (photo, setting));
+    created REAL NOT NULL, transform_ms REAL, metrics_ms REAL, preprocess_ms REAL,
+    psnr_peak TEXT NOT NULL DEFAULT 'range', PRIMARY KEY (photo, setting));
 CREATE TABLE IF NOT EXISTS bitstreams (
     photo TEXT NOT NULL, setting TEXT NOT NULL, data BLOB NOT NULL, PRIMARY KEY (photo, setting));
 CREATE TABLE IF NOT EXISTS models (model TEXT PRIMARY KEY, info TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS predictions (
     photo TEXT NOT NULL, setting TEXT NOT NULL, model TEXT NOT NULL, status TEXT NOT NULL,
     error TEXT NOT NULL DEFAULT '', rank INTEGER, p_true REAL, top1 INTEGER, top5 TEXT,
-    created REAL NOT NULL, PRIMARY KEY (photo, setting, model));
+    created REAL NOT NULL, batch INTEGER, PRIMARY KEY (photo, setting, model));
+CREATE TABLE IF NOT EXISTS batches (
+    batch INTEGER PRIMARY KEY AUTOINCREMENT, run TEXT, model TEXT NOT NULL, n INTEGER NOT NULL,
+    inference_ms REAL, write_ms REAL, created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS studies (study TEXT PRIMARY KEY, grid TEXT NOT NULL, notes TEXT NOT NULL,
     created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS study_items (
     study TEXT NOT NULL, photo TEXT NOT NULL, setting TEXT NOT NULL, PRIMARY KEY (study, photo, setting));
+CREATE TABLE IF NOT EXISTS runs (
+    run TEXT PRIMARY KEY, study TEXT NOT NULL, model TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
+    engine TEXT NOT NULL, started REAL NOT NULL, finished REAL, items INTEGER NOT NULL DEFAULT 0,
+    encodes INTEGER NOT NULL DEFAULT 0, failed INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS claims (
+    photo TEXT NOT NULL, model TEXT NOT NULL, run TEXT NOT NULL, expires REAL NOT NULL,
+    PRIMARY KEY (photo, model));
 """
+
+# Upgrades from an older schema: version -> statements that bring it to version + 1.
+MIGRATIONS: dict[int, list[str]] = {
+    1: ["ALTER TABLE variants ADD COLUMN transform_ms REAL",
+        "ALTER TABLE variants ADD COLUMN metrics_ms REAL",
+        "ALTER TABLE variants ADD COLUMN preprocess_ms REAL",
+        "ALTER TABLE variants ADD COLUMN psnr_peak TEXT NOT NULL DEFAULT 'range'",
+        "ALTER TABLE predictions ADD COLUMN batch INTEGER"],
+}
 
 RESULT_COLUMNS = ["photo", "label", "model", "codec", "setting", "quality", "scale", "color", "nbytes", "bpp",
                   "cr_raw", "cr_source", "psnr", "ssim", "rank", "p_true", "top1", "top5", "status", "error"]
+#: Per-item milliseconds of each stage, also in the results table (NaN where a store predates them).
+STAGE_COLUMNS = ["transform_ms", "encode_ms", "decode_ms", "metrics_ms", "preprocess_ms", "inference_ms",
+                 "write_ms"]
 
 
 @dataclass
@@ -82,7 +115,7 @@ class PhotoRecord:
 
 @dataclass
 class VariantRow:
-    """One version's measurements (None for what a failed item could not measure)."""
+    """One version's measurements (None for what a failed item could not measure); times in milliseconds."""
 
     photo: str
     setting: str
@@ -103,6 +136,10 @@ class VariantRow:
     params: dict[str, Any] | None = None
     codec_settings: dict[str, Any] | None = None
     env: str | None = None
+    transform_ms: float | None = None
+    metrics_ms: float | None = None
+    preprocess_ms: float | None = None
+    psnr_peak: str = "range"
 
 
 @dataclass
@@ -118,43 +155,81 @@ class PredictionRow:
     top5: tuple[int, ...] | None = None
 
 
+@dataclass
+class Batch:
+    """One classified and written batch: its size and inference time (ms); the write time is measured by
+    :meth:`Store.write`."""
+
+    model: str
+    n: int
+    inference_ms: float | None
+    run: str | None = None
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def _real(value: float | None) -> float | None:
+def _real(value: Any) -> Any:
     """NaN is stored as NULL by SQLite anyway; make it explicit. Infinity is kept."""
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+def _variant_values(v: VariantRow, now: float) -> dict[str, Any]:
+    row = {f.name: getattr(v, f.name) for f in fields(VariantRow)}
+    row.update(params=_json(v.params or {}), codec_settings=_json(v.codec_settings or {}), created=now)
+    return {k: _real(x) for k, x in row.items()}
+
+
+def _prediction_values(p: PredictionRow, now: float, batch: int | None) -> dict[str, Any]:
+    return {"photo": p.photo, "setting": p.setting, "model": p.model, "status": p.status, "error": p.error,
+            "rank": p.rank, "p_true": _real(p.p_true), "top1": p.top1,
+            "top5": None if p.top5 is None else ",".join(str(int(t)) for t in p.top5), "created": now,
+            "batch": batch}
+
+
+def _insert(conn: sqlite3.Connection, table: str, rows: list[dict[str, Any]]) -> None:
+    """INSERT OR IGNORE by column name (the stored column order does not matter)."""
+    if not rows:
+        return
+    cols = list(rows[0])
+    sql = f"INSERT OR IGNORE INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+    conn.executemany(sql, [tuple(r[c] for c in cols) for r in rows])
 
 
 class Store:
     """A study store in one SQLite file. Safe to open from several processes at once (WAL, busy timeout).
 
-    Use one Store per thread (sqlite3 connections are not shared across threads here).
+    Use one Store per thread (sqlite3 connections are not shared across threads here). ``timeout``: seconds to
+    wait for another process's write lock before a :class:`StoreError`.
     """
 
     def __init__(self, path: str | Path, timeout: float = 120.0, readonly: bool = False) -> None:
         self.path = Path(path)
+        self.readonly = readonly
+        self.timeout = timeout
         if self.path.is_dir():
             raise StoreError(f"{self.path} is a folder, not a store file")
         if readonly and not self.path.is_file():
             raise FileNotFoundError(f"no store at {self.path} (run `codeclens study` first)")
         _check_store_file(self.path)
-        if not readonly and self.path.parent and not self.path.parent.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not readonly:
+            _check_writable(self.path)
         uri = f"{self.path.resolve().as_uri()}?mode={'ro' if readonly else 'rwc'}"
         self.conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
-        self.readonly = readonly
         try:
             version = self._schema_version()
             if version is None and readonly:
                 raise StoreError(f"{self.path} is an empty database, not a codeclens store (run `codeclens study`)")
-            if version is not None and version != SCHEMA_VERSION:
-                raise StoreError(f"{self.path}: store schema version {version}, this codeclens reads "
-                                 f"{SCHEMA_VERSION}" + (" (written by a newer codeclens: upgrade it)"
-                                                        if version > SCHEMA_VERSION else ""))
+            if version is not None and version > SCHEMA_VERSION:
+                raise StoreError(f"{self.path}: store schema version {version}, this codeclens reads up to "
+                                 f"{SCHEMA_VERSION} (written by a newer codeclens: upgrade it)")
             if not readonly:
-                self._create(version)
+                self._create_or_upgrade(version)
+            self._columns = self._table_columns()
+        except sqlite3.OperationalError as e:
+            self.conn.close()
+            raise _operational(self.path, e, timeout) from None
         except BaseException:
             self.conn.close()
             raise
@@ -170,22 +245,38 @@ class Store:
                 raise StoreError(f"{self.path} is an SQLite database but not a codeclens store (tables: "
                                  f"{', '.join(sorted(tables)[:5])})")
             row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.OperationalError:
+            raise
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{self.path} is not a codeclens store ({e})") from None
         if row is None or not str(row[0]).isdigit():
             raise StoreError(f"{self.path} is not a codeclens store (no schema version)")
         return int(row[0])
 
-    def _create(self, version: int | None) -> None:
+    def _create_or_upgrade(self, version: int | None) -> None:
+        """Create the tables of a new store, or bring an older one up to SCHEMA_VERSION, in one transaction."""
+        if version != SCHEMA_VERSION:
+            with self.transaction() as c:
+                current = self._schema_version() if version is not None else None  # re-read under the lock
+                if current is not None:
+                    for v in range(current, SCHEMA_VERSION):
+                        for stmt in MIGRATIONS[v]:
+                            c.execute(stmt)
+                for stmt in SCHEMA.split(";"):
+                    if stmt.strip():
+                        c.execute(stmt)
+                c.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
-        if version is not None:
-            return
-        with self.transaction():
-            for stmt in SCHEMA.split(";"):
-                if stmt.strip():
-                    self.conn.execute(stmt)
-            self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    def _table_columns(self) -> dict[str, set[str]]:
+        tables = [r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {t: {r[1] for r in self.conn.execute(f"PRAGMA table_info({t})")} for t in tables}
+
+    def has(self, table: str, column: str | None = None) -> bool:
+        """Whether the store has ``table`` (and ``column`` in it): a read-only open of an older store may not."""
+        cols = self._columns.get(table)
+        return cols is not None and (column is None or column in cols)
 
     # -- plumbing -----------------------------------------------------------------------------------------
     def close(self) -> None:
@@ -198,19 +289,31 @@ class Store:
         self.close()
 
     class _Tx:
-        def __init__(self, conn: sqlite3.Connection) -> None:
-            self.conn = conn
+        def __init__(self, store: Store) -> None:
+            self.store = store
 
         def __enter__(self) -> sqlite3.Connection:
-            self.conn.execute("BEGIN IMMEDIATE")
-            return self.conn
+            if self.store.readonly:
+                raise StoreError(f"{self.store.path} was opened read-only; this needs a writable store")
+            try:
+                self.store.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:
+                raise _operational(self.store.path, e, self.store.timeout) from None
+            return self.store.conn
 
         def __exit__(self, exc_type: Any, *rest: Any) -> None:
-            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+            if exc_type is not None:
+                self.store.conn.execute("ROLLBACK")
+                return
+            try:
+                self.store.conn.execute("COMMIT")
+            except sqlite3.OperationalError as e:
+                self.store.conn.execute("ROLLBACK")
+                raise _operational(self.store.path, e, self.store.timeout) from None
 
     def transaction(self) -> Store._Tx:
         """``with store.transaction() as conn:`` one write transaction (BEGIN IMMEDIATE ... COMMIT)."""
-        return Store._Tx(self.conn)
+        return Store._Tx(self)
 
     # -- writing ------------------------------------------------------------------------------------------
     def add_environment(self, info: dict[str, Any]) -> str:
@@ -254,19 +357,23 @@ class Store:
                       (width, height, fmt, status, error, photo))
 
     def write(self, variants: Sequence[VariantRow], predictions: Sequence[PredictionRow],
-              bitstreams: Sequence[tuple[str, str, bytes]] = ()) -> None:
-        """Insert a batch of results in one transaction (existing keys are left untouched)."""
+              bitstreams: Sequence[tuple[str, str, bytes]] = (), batch: Batch | None = None) -> None:
+        """Insert a batch of results in one transaction (existing keys are left untouched). With ``batch`` the
+        predictions point at a ``batches`` row holding the batch's inference time and this write's time."""
+        t0 = time.perf_counter()
         now = time.time()
-        vrows = [(v.photo, v.setting, v.status, v.error, v.width, v.height, v.nbytes, v.file_nbytes, _real(v.bpp),
-                  _real(v.cr_raw), _real(v.cr_source), _real(v.psnr), _real(v.ssim), _real(v.encode_ms),
-                  _real(v.decode_ms), _real(v.quality), _json(v.params or {}), _json(v.codec_settings or {}),
-                  v.env, now) for v in variants]
-        prows = [(p.photo, p.setting, p.model, p.status, p.error, p.rank, _real(p.p_true), p.top1,
-                  None if p.top5 is None else ",".join(str(int(t)) for t in p.top5), now) for p in predictions]
         with self.transaction() as c:
-            c.executemany("INSERT OR IGNORE INTO variants VALUES (" + ",".join("?" * 20) + ")", vrows)
-            c.executemany("INSERT OR IGNORE INTO predictions VALUES (" + ",".join("?" * 10) + ")", prows)
+            batch_id = None
+            if batch is not None:
+                cur = c.execute("INSERT INTO batches (run, model, n, inference_ms, created) VALUES (?, ?, ?, ?, ?)",
+                                (batch.run, batch.model, batch.n, _real(batch.inference_ms), now))
+                batch_id = cur.lastrowid
+            _insert(c, "variants", [_variant_values(v, now) for v in variants])
+            _insert(c, "predictions", [_prediction_values(p, now, batch_id) for p in predictions])
             c.executemany("INSERT OR IGNORE INTO bitstreams VALUES (?, ?, ?)", list(bitstreams))
+            if batch_id is not None:
+                c.execute("UPDATE batches SET write_ms=? WHERE batch=?", (1000 * (time.perf_counter() - t0),
+                                                                         batch_id))
 
     def forget_failed(self, photo: str, settings: Sequence[str]) -> int:
         """Delete failed variants/predictions of ``photo`` among ``settings`` (for a retry); returns how many."""
@@ -278,6 +385,53 @@ class Store:
                 c.execute("DELETE FROM predictions WHERE photo=? AND setting=? AND status='failed'", (photo, s))
             c.execute("UPDATE photos SET status='ok', error='' WHERE photo=? AND status='failed'", (photo,))
         return n
+
+    # -- runs and claims (several processes on one store) -----------------------------------------------
+    def start_run(self, study: str, model: str, engine: str) -> str:
+        """Register this process's run; returns its id (host:pid:random)."""
+        run = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        with self.transaction() as c:
+            c.execute("INSERT INTO runs (run, study, model, host, pid, engine, started) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                      (run, study, model, socket.gethostname(), os.getpid(), engine, time.time()))
+        return run
+
+    def update_run(self, run: str, items: int, encodes: int, failed: int, finished: bool = False) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE runs SET items=?, encodes=?, failed=?, finished=? WHERE run=?",
+                      (items, encodes, failed, time.time() if finished else None, run))
+
+    def runs(self, study: str | None = None) -> list[dict[str, Any]]:
+        """The processes that worked on the store (or on ``study``): who computed how many items."""
+        if not self.has("runs"):
+            return []
+        sql = "SELECT run, study, model, host, pid, engine, started, finished, items, encodes, failed FROM runs"
+        rows = self.conn.execute(sql + (" WHERE study=?" if study else "") + " ORDER BY started",
+                                 (study,) if study else ()).fetchall()
+        keys = ("run", "study", "model", "host", "pid", "engine", "started", "finished", "items", "encodes",
+                "failed")
+        return [dict(zip(keys, r)) for r in rows]
+
+    def claim(self, photo: str, model: str, run: str, lease: float) -> bool:
+        """Take ``photo`` for ``model`` for ``lease`` seconds unless another live run holds it (its lease not
+        expired); True when this run holds it now."""
+        now = time.time()
+        with self.transaction() as c:
+            row = c.execute("SELECT run, expires FROM claims WHERE photo=? AND model=?", (photo, model)).fetchone()
+            if row is not None and row[0] != run and row[1] > now:
+                return False
+            c.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?)", (photo, model, run, now + lease))
+        return True
+
+    def renew(self, photos: Iterable[str], model: str, run: str, lease: float) -> None:
+        """Extend this run's leases on ``photos``."""
+        expires = time.time() + lease
+        with self.transaction() as c:
+            c.executemany("UPDATE claims SET expires=? WHERE photo=? AND model=? AND run=?",
+                          [(expires, p, model, run) for p in photos])
+
+    def release(self, photo: str, model: str, run: str) -> None:
+        with self.transaction() as c:
+            c.execute("DELETE FROM claims WHERE photo=? AND model=? AND run=?", (photo, model, run))
 
     # -- reading ------------------------------------------------------------------------------------------
     def existing(self, photo: str, model: str) -> tuple[set[str], set[str]]:
@@ -319,29 +473,37 @@ class Store:
     def environments(self) -> dict[str, Any]:
         return {r[0]: json.loads(r[1]) for r in self.conn.execute("SELECT env, info FROM environments")}
 
+    def _stage_sql(self) -> str:
+        """Select expressions of the per-item stage times (NULL where this store predates a column)."""
+        cols = [f"v.{c}" if self.has("variants", c) else "NULL"
+                for c in ("transform_ms", "encode_ms", "decode_ms", "metrics_ms", "preprocess_ms")]
+        batched = self.has("predictions", "batch") and self.has("batches")
+        cols += ["b.inference_ms / b.n", "b.write_ms / b.n"] if batched else ["NULL", "NULL"]
+        return ", ".join(cols)
+
     def results(self, model: str | None = None, study: str | None = None) -> dict[str, np.ndarray]:
-        """The results table (the contract of :mod:`codeclens.analysis.table`): one row per (photo, version, model),
-        numpy columns.
+        """The results table (the contract of :mod:`codeclens.analysis.table`): one row per (photo, version,
+        model), numpy columns: :data:`RESULT_COLUMNS`, then :data:`STAGE_COLUMNS` (milliseconds per item;
+        inference and write: the batch's time divided by its size).
 
         ``model`` / ``study`` restrict the rows; sorted by photo, codec, setting, model.
         """
+        batched = self.has("predictions", "batch") and self.has("batches")
         sql = ("SELECT p.photo, ph.label, p.model, s.codec, p.setting, COALESCE(v.quality, s.quality), s.scale, "
                "s.color, v.nbytes, v.bpp, v.cr_raw, v.cr_source, v.psnr, v.ssim, p.rank, p.p_true, p.top1, p.top5, "
-               "p.status, p.error, v.status, v.error "
+               f"p.status, p.error, v.status, v.error, {self._stage_sql()} "
                "FROM predictions p JOIN variants v ON v.photo = p.photo AND v.setting = p.setting "
-               "JOIN settings s ON s.setting = p.setting JOIN photos ph ON ph.photo = p.photo")
+               "JOIN settings s ON s.setting = p.setting JOIN photos ph ON ph.photo = p.photo"
+               + (" LEFT JOIN batches b ON b.batch = p.batch" if batched else ""))
         args: list[Any] = []
-        where = []
         if study is not None:
             if study not in self.studies():
                 raise ValueError(f"no study {study!r} in {self.path}; studies here: {self.studies()}")
             sql += " JOIN study_items si ON si.photo = p.photo AND si.setting = p.setting AND si.study = ?"
             args.append(study)
         if model is not None:
-            where.append("p.model = ?")
+            sql += " WHERE p.model = ?"
             args.append(model)
-        if where:
-            sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY p.photo, s.codec, p.setting, p.model"
         rows = self.conn.execute(sql, args).fetchall()
         return _columns(rows)
@@ -358,6 +520,31 @@ def _check_store_file(path: Path) -> None:
         head = f.read(len(_SQLITE_MAGIC))
     if head != _SQLITE_MAGIC:
         raise StoreError(f"{path} is not a codeclens store (not an SQLite database)")
+
+
+def _check_writable(path: Path) -> None:
+    """StoreError when a store cannot be written here: a read-only file, or a folder where the store (or its
+    WAL files) cannot be created."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise StoreError(f"{path} is read-only; this command writes to the store (use a writable copy)")
+    if not folder.exists():
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(f"cannot create the folder of {path}: {e.strerror}") from None
+    if not os.access(folder, os.W_OK):
+        raise StoreError(f"cannot write in {folder} (a store needs its folder writable for its WAL files)")
+
+
+def _operational(path: Path, error: sqlite3.OperationalError, timeout: float) -> StoreError:
+    """A StoreError for SQLite's operational errors (locks, read-only files, I/O)."""
+    text = str(error)
+    if "locked" in text or "busy" in text:
+        return StoreError(f"{path} is locked by another process (waited {timeout:g} s); try again when it is done")
+    if "readonly" in text.replace(" ", "") or "read-only" in text:
+        return StoreError(f"{path} cannot be written ({text})")
+    return StoreError(f"{path}: {text}")
 
 
 def load_results(source: str | Path, model: str | None = None, study: str | None = None) -> dict[str, np.ndarray]:
@@ -420,4 +607,6 @@ def _columns(rows: list[tuple[Any, ...]]) -> dict[str, np.ndarray]:
     out["top5"] = top5
     out["status"] = strs(["ok" if g else "failed" for g in ok])
     out["error"] = strs(["" if g else (r[21] or r[19] or "failed") for g, r in zip(ok, rows)])
+    for k, name in enumerate(STAGE_COLUMNS):
+        out[name] = floats(22 + k)
     return out
