@@ -40,7 +40,25 @@ def summarize(path: str, baseline: str) -> str:
             mps = f"{mp / med:.1f}" if mp and med else "–"
             lines.append(f"| {group} | {variant_name(b)} | {med * 1e3:.2f} | {mps} | "
                          f"{med / base['stats']['median']:.2f} |")
-    return "\n".join(lines)
+    return "\n".join(lines + _measurements(groups))
+
+
+_TIMING_INFO = {"megapixels", "mpix_per_s", "machine", "how"}
+
+
+def _measurements(groups: dict[str, list[dict]]) -> list[str]:
+    """Tables of what single-round benchmarks measured themselves (``extra_info``: items/s, RSS, ratios...)."""
+    lines: list[str] = []
+    for group, benches in sorted(groups.items()):
+        keys = list(dict.fromkeys(k for b in benches for k in b.get("extra_info", {}) if k not in _TIMING_INFO))
+        if not keys:
+            continue
+        lines += ["", f"{group}:", "", "| variant | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
+        for b in benches:
+            info = b.get("extra_info", {})
+            cells = [f"{info[k]:.4g}" if isinstance(info.get(k), float) else str(info.get(k, "–")) for k in keys]
+            lines.append(f"| {info.get('how', variant_name(b))} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def main() -> None:

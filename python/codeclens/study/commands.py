@@ -126,10 +126,10 @@ def run_study_command(args: argparse.Namespace) -> int:
     from .. import resolve_threads
     from ..data import resolve_photos
     from ..models.registry import load_classifier
-    from .runner import CLAIM_LEASE, keep_freed_memory, run_study
+    from .runner import CLAIM_LEASE, run_study
     from .store import Store
 
-    keep_freed_memory()
+    _malloc_policy()
     grid = build_grid(args)
     photos = [p for spec in args.photos for p in resolve_photos(spec)]
     if args.limit is not None:
@@ -151,6 +151,22 @@ def run_study_command(args: argparse.Namespace) -> int:
             paths = write_report(store, args.report, study=stats.study)
             print(f"report: {paths['markdown']}")
     return 0
+
+
+def _malloc_policy() -> None:
+    """Keep freed memory for reuse (the study's default). ``CODECLENS_MALLOC=limit`` restores the earlier 128 KiB
+    mmap threshold and ``=default`` leaves glibc alone: switches for the benchmarks (benchmarks/bench_study.py)."""
+    import os
+
+    from .runner import keep_freed_memory, limit_heap_fragmentation
+
+    policy = os.environ.get("CODECLENS_MALLOC", "keep")
+    if policy not in ("keep", "limit", "default"):
+        raise ValueError(f"CODECLENS_MALLOC: expected keep, limit or default, got {policy!r}")
+    if policy == "keep":
+        keep_freed_memory()
+    elif policy == "limit":
+        limit_heap_fragmentation()
 
 
 def run_report_command(args: argparse.Namespace) -> int:

@@ -10,22 +10,23 @@ Flow of the thread engine (:func:`run_study`):
    process died). The missing items are asked again under the claim, so no item is computed twice.
 3. Codec work runs on a thread pool, one task per setting or per group of rate-matched settings that share
    encodes (:mod:`codeclens.study.work`); codec libraries release the GIL.
-4. Finished items are batched and handed to one inference thread (torch's intra-op threads do the maths),
-   so codec work and classification overlap; the calling thread writes each classified batch (variants,
-   predictions, bitstreams, the batch's inference and write times) in one transaction.
+4. A coordinator thread claims photos, feeds the pool and batches finished items; the calling thread runs the
+   classifier on each batch (torch's intra-op threads do the maths), so codec work and classification
+   overlap; the coordinator writes each classified batch (variants, predictions, bitstreams, the batch's
+   inference and write times) in one transaction.
 
 Memory is streamed: at most ``threads * 4`` tasks and two batches are in flight, and a photo's pixels are
 dropped as soon as its last task finishes, so peak RSS does not grow with the number of photos. A failed item
 (bad file, codec error) is written with status 'failed' and its error, and the study goes on.
 
-Threads: ``threads`` codec workers (default: every CPU of the process) and one inference thread that runs
-torch with its own intra-op threads (``torch.set_num_threads``; the CLI's ``--torch-threads``, default every
-CPU). They share the cores on purpose: codec work fills the gaps while a batch is classified.
+Threads: ``threads`` codec workers (default: every CPU of the process), the coordinator (mostly waiting), and
+the calling thread running torch with its intra-op threads (``torch.set_num_threads``; the CLI's
+``--torch-threads``, default every CPU). They share the cores on purpose: codec work fills the gaps while a
+batch is classified.
 """
 
 from __future__ import annotations
 
-import os
 import queue
 import sys
 import threading
@@ -303,28 +304,103 @@ class StudyRun:
         return self.stats
 
 
-class _Inference(threading.Thread):
-    """The one thread that runs the classifier: batches in, (batch, predictions or exception, ms) out.
+class _Coordinator(threading.Thread):
+    """The thread engine's producer and writer: claims photos, keeps the codec pool fed (at most
+    ``threads * 4`` tasks in flight), forms batches of finished items for the classifier, and writes each
+    classified batch. The classifier runs on the calling thread (:func:`run_study`): glibc serves the main
+    thread's large allocations from its growable heap, while another thread's arena cannot hold a buffer over
+    64 MiB and would mmap (and page-fault through) every activation tensor of every batch."""
 
-    At most ``depth`` batches wait for it, so codec workers keep coding while it classifies but cannot run
-    arbitrarily far ahead."""
-
-    def __init__(self, classifier: Any, depth: int = 2) -> None:
-        super().__init__(name="codeclens-inference", daemon=True)
-        self.classifier = classifier
-        self.inbox: queue.Queue[list[ItemResult] | None] = queue.Queue(maxsize=depth)
-        self.outbox: queue.Queue[tuple[list[ItemResult], Any, float]] = queue.Queue()
+    def __init__(self, run: StudyRun, plans: list[PhotoPlan], ctx: TaskContext, threads: int, batch_size: int,
+                 bar: Any, depth: int = 2) -> None:
+        super().__init__(name="codeclens-coordinator", daemon=True)
+        self.run_, self.plans, self.ctx, self.threads, self.batch_size, self.bar = run, plans, ctx, threads, \
+            batch_size, bar
+        self.batches: queue.Queue[list[ItemResult] | None] = queue.Queue(maxsize=depth)  # to the classifier
+        self.classified: queue.Queue[tuple[list[ItemResult], Any, float]] = queue.Queue()  # back to be written
+        self.error: BaseException | None = None
+        self.stopping = threading.Event()
+        self._out = 0  # batches handed over and not yet written
 
     def run(self) -> None:
-        while (batch := self.inbox.get()) is not None:
-            good = [r for r in batch if r.network_input is not None and not r.error]
-            t0 = time.perf_counter()
+        try:
+            self._produce()
+        except BaseException as e:
+            self.error = e
+        finally:
+            self.batches.put(None)
+
+    def _tasks(self) -> Iterator[tuple[PhotoWork, list[Item]] | None]:
+        for claimed in self.run_.claimed_photos(self.plans):
+            if claimed is None:
+                yield None
+                continue
+            for group in group_items(claimed[1]):
+                yield claimed[0], group
+
+    def _write_classified(self, block: bool = False) -> None:
+        while self._out:
             try:
-                preds: Any = self.classifier.predict([r.network_input for r in good],
-                                                     [r.label for r in good]) if good else []
-            except Exception as e:
-                preds = e
-            self.outbox.put((batch, preds, 1000 * (time.perf_counter() - t0)))
+                batch, preds, ms = self.classified.get(timeout=0.5) if block else self.classified.get_nowait()
+            except queue.Empty:
+                return
+            self._out -= 1
+            self.run_.write(batch, preds, ms)
+            self.bar.update(len(batch))
+            self.bar.set_postfix(failed=self.run_.stats.failed, refresh=False)
+            block = False
+
+    def _hand_over(self, batch: list[ItemResult]) -> None:
+        while not self.stopping.is_set():  # keep writing what comes back while the classifier is busy
+            try:
+                self.batches.put(batch, timeout=0.05)
+                self._out += 1
+                return
+            except queue.Full:
+                self._write_classified()
+
+    def _produce(self) -> None:
+        pending: list[ItemResult] = []
+        running: dict[Future[list[ItemResult]], PhotoWork] = {}
+        with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="codeclens-codec") as pool:
+            stream = self._tasks()
+            exhausted = False
+            while (not exhausted or running or pending or self._out) and not self.stopping.is_set():
+                waiting_on_others = False
+                while not exhausted and len(running) < self.threads * 4:  # bounded: memory stays flat
+                    try:
+                        nxt = next(stream)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    if nxt is None:
+                        waiting_on_others = True
+                        break
+                    running[pool.submit(run_task, nxt[0], nxt[1], self.ctx)] = nxt[0]
+                if running:
+                    done, _ = wait(list(running), timeout=0.05, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        running.pop(fut)
+                        pending.extend(fut.result())
+                idle = not running and (exhausted or waiting_on_others)
+                while len(pending) >= self.batch_size or (pending and idle):
+                    self._hand_over(pending[:self.batch_size])
+                    pending = pending[self.batch_size:]
+                self._write_classified(block=not running and exhausted and not pending)
+                self.run_.renew_claims()
+                if waiting_on_others and not running and not self._out:
+                    time.sleep(0.2)  # another process holds the photos left: let it work
+
+
+def _classify(classifier: Any, batch: list[ItemResult]) -> tuple[Any, float]:
+    """Predictions for the batch's items that have a network input (or the exception raised), and the ms."""
+    good = [r for r in batch if r.network_input is not None and not r.error]
+    t0 = time.perf_counter()
+    try:
+        preds: Any = classifier.predict([r.network_input for r in good], [r.label for r in good]) if good else []
+    except Exception as e:
+        preds = e
+    return preds, 1000 * (time.perf_counter() - t0)
 
 
 def run_study(photos: list[SamplePhoto], grid: Grid, store: Store, classifier: Any, study: str | None = None,
@@ -338,7 +414,8 @@ def run_study(photos: list[SamplePhoto], grid: Grid, store: Store, classifier: A
     process's affinity mask). ``keep_bitstreams``: store the encoded bytes (a later model then needs no
     encoding). ``retry_failed``: recompute items recorded as failed. ``psnr_peak``: "range" (MAX = 255) or
     "max" (the reference's largest sample, the 2017 report's definition), recorded with every version.
-    ``lease``: seconds a claim on a photo lasts (see the module docstring). Returns :class:`RunStats`.
+    ``lease``: seconds a claim on a photo lasts (see the module docstring). The classifier runs on the calling
+    thread; ``store`` is used by a coordinator thread meanwhile (not by the caller). Returns :class:`RunStats`.
     """
     from tqdm import tqdm
 
@@ -349,81 +426,23 @@ def run_study(photos: list[SamplePhoto], grid: Grid, store: Store, classifier: A
                    filter=filter, keep_bitstreams=keep_bitstreams, psnr_peak=psnr_peak, engine="threads",
                    lease=lease)
     plans = run.plan()
-    ctx = run.context(classifier.prepare)
     bar = tqdm(total=run.stats.planned, unit="item", desc=run.study, disable=not progress, dynamic_ncols=True,
                file=sys.stderr)
-    inference = _Inference(classifier)
-    inference.start()
-    pending: list[ItemResult] = []
-    batches_out = 0
-
-    def drain(block: bool = False) -> None:
-        nonlocal batches_out
-        while batches_out:
-            try:
-                batch, preds, ms = inference.outbox.get(block=block, timeout=0.5 if block else None)
-            except queue.Empty:
-                return
-            batches_out -= 1
-            run.write(batch, preds, ms)
-            bar.update(len(batch))
-            bar.set_postfix(failed=run.stats.failed, refresh=False)
-            block = False
-
-    def hand_over(batch: list[ItemResult]) -> None:
-        nonlocal batches_out
-        while True:  # keep writing what comes back while the inference queue is full
-            try:
-                inference.inbox.put(batch, timeout=0.05)
-                batches_out += 1
-                return
-            except queue.Full:
-                drain()
-
-    def tasks() -> Iterator[tuple[PhotoWork, list[Item]] | None]:
-        for claimed in run.claimed_photos(plans):
-            if claimed is None:
-                yield None
-                continue
-            for group in group_items(claimed[1]):
-                yield claimed[0], group
-
-    running: dict[Future[list[ItemResult]], PhotoWork] = {}
+    coordinator = _Coordinator(run, plans, run.context(classifier.prepare), threads, batch_size, bar)
+    coordinator.start()
     try:
-        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="codeclens-codec") as pool:
-            stream = tasks()
-            exhausted = False
-            while not exhausted or running or pending or batches_out:
-                waiting_on_others = False
-                while not exhausted and len(running) < threads * 4:  # bounded: memory does not grow with photos
-                    try:
-                        nxt = next(stream)
-                    except StopIteration:
-                        exhausted = True
-                        break
-                    if nxt is None:
-                        waiting_on_others = True
-                        break
-                    running[pool.submit(run_task, nxt[0], nxt[1], ctx)] = nxt[0]
-                if running:
-                    done, _ = wait(list(running), timeout=0.05, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        running.pop(fut)
-                        pending.extend(fut.result())
-                while len(pending) >= batch_size or (pending and not running and (exhausted or waiting_on_others)):
-                    hand_over(pending[:batch_size])
-                    pending = pending[batch_size:]
-                drain(block=not running and exhausted and not pending)
-                run.renew_claims()
-                if waiting_on_others and not running and not batches_out:
-                    time.sleep(0.2)  # another process holds the photos left: let it work
+        while (batch := coordinator.batches.get()) is not None:
+            preds, ms = _classify(classifier, batch)
+            coordinator.classified.put((batch, preds, ms))
     finally:
-        inference.inbox.put(None)
-        inference.join()
+        coordinator.stopping.set()
+        while coordinator.is_alive():  # let it leave a full queue
+            try:
+                coordinator.batches.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        coordinator.join()
         bar.close()
+    if coordinator.error is not None:
+        raise coordinator.error
     return run.close()
-
-
-def default_torch_threads() -> int:
-    """Torch intra-op threads for the study's inference thread: every CPU of the process."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -200,8 +200,8 @@ def _insert(conn: sqlite3.Connection, table: str, rows: list[dict[str, Any]]) ->
 class Store:
     """A study store in one SQLite file. Safe to open from several processes at once (WAL, busy timeout).
 
-    Use one Store per thread (sqlite3 connections are not shared across threads here). ``timeout``: seconds to
-    wait for another process's write lock before a :class:`StoreError`.
+    A Store may be handed from one thread to another but not used by two at once (open one per thread for
+    that). ``timeout``: seconds to wait for another process's write lock before a :class:`StoreError`.
     """
 
     def __init__(self, path: str | Path, timeout: float = 120.0, readonly: bool = False) -> None:
@@ -216,7 +216,8 @@ class Store:
         if not readonly:
             _check_writable(self.path)
         uri = f"{self.path.resolve().as_uri()}?mode={'ro' if readonly else 'rwc'}"
-        self.conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
+        # one thread at a time, not necessarily the one that opened it (the study's coordinator thread writes)
+        self.conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False)
         try:
             version = self._schema_version()
             if version is None and readonly:
