@@ -91,8 +91,18 @@ def test_largest_ratio_within_a_mean_rank_loss():
     assert dict(zip(head["codec"], head["setting"]))["jpeg"] == "jpeg:q=50,scale=1,color=rgb"
     head = max_ratio_within_loss(hand_table(), tolerance=0.0)
     assert dict(zip(head["codec"], head["setting"]))["hevc"] == "hevc:q=40,scale=1,color=rgb"
-    head = max_ratio_within_loss(hand_table(), tolerance=-5)
-    assert head["setting"].tolist() == ["", ""] and np.isnan(head["ratio_mean"]).all()
+    head = max_ratio_within_loss(hand_table(), tolerance=1e9)
+    assert dict(zip(head["codec"], head["setting"]))["jpeg"] == "jpeg:q=10,scale=1,color=rgb"
+    assert set(head["n_within"]) == {3, 2} and set(head["tolerance"]) == {1e9}
+
+
+def test_largest_ratio_carries_the_2017_figures_and_checks_its_tolerance():
+    head = max_ratio_within_loss(hand_table())
+    assert dict(zip(head["codec"], head["seed_2017_ratio"])) == {"jpeg": 7.0, "hevc": 40.0}
+    assert set(head["tolerance"]) == {1.0}
+    for bad in (-1, float("nan"), float("inf"), "1", True):
+        with pytest.raises(ValueError, match="mean rank loss allowed"):
+            max_ratio_within_loss(hand_table(), tolerance=bad)
 
 
 def test_color_table_7_matched_versions_only():
@@ -130,6 +140,16 @@ def test_rank_improvements_and_overfitting():
     got = {c: (n, g, bad, bad_imp, best) for c, n, g, bad, bad_imp, best in
            zip(s["codec"], s["n_improved"], s["mean_max_gain"], s["n_bad_original"], s["n_bad_improved"], s["n_best"])}
     assert got == {"jpeg": (1, 6.0, 1, 1, 1), "hevc": (1, 1.0, 1, 1, 0)}
+
+
+def test_overfitting_default_is_the_reports_zero_based_rank_above_50():
+    """The report's "rank greater than 50" counts from 0: rank 51 here (50 there) is not over it, 52 is."""
+    rows = []
+    for photo, original in (("A", 51), ("B", 52)):
+        rows.append(row(photo, "original", "original", np.nan, original, 1000))
+        rows.append(row(photo, "jpeg:q=50,scale=1,color=rgb", "jpeg", 50, original - 10, 100, source_nbytes=1000))
+    s = overfitting_summary(rank_improvements(to_table(rows)))
+    assert (s["n_improved"][0], s["n_bad_original"][0], s["n_bad_improved"][0]) == (2, 1, 1)
 
 
 # --- SSIM thresholds ---------------------------------------------------------------------------------------

@@ -131,6 +131,40 @@ def test_analyze_command(tmp_path, capsys, study):
                  "--no-plots"]) == 0
     assert "start with analysis.md" in capsys.readouterr().out
     assert (tmp_path / "a" / "bd_rate.csv").exists()
+    assert main(["analyze", "--table", str(table), "--out", str(tmp_path / "b"), "--bootstrap", "5", "--no-plots",
+                 "--max-rank-loss", "1e9"]) == 0
+    capsys.readouterr()
+    head = {}
+    with open(tmp_path / "b" / "max_ratio_within_loss.csv") as f:
+        for r in __import__("csv").DictReader(f):
+            head[r["codec"]] = r
+    assert {float(r["tolerance"]) for r in head.values()} == {1e9}
+    assert float(head["jpeg"]["seed_2017_ratio"]) == 7 and float(head["jpeg2000"]["seed_2017_ratio"]) == 16
+    assert "tolerance 1e+09" in (tmp_path / "b" / "analysis.md").read_text()
+    assert main(["analyze", "--table", str(table), "--out", str(tmp_path / "c"), "--max-rank-loss", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "mean rank loss allowed must be a finite number >= 0, got -1.0" in err
+    assert not (tmp_path / "c").exists()
+
+
+def test_stage_times():
+    from codeclens.analysis import stage_times
+
+    rows = [row("a", "original", "original", np.nan, 1, 1000), row("a", "jpeg:q=50", "jpeg", 50, 1, 300),
+            row("b", "original", "original", np.nan, 2, 1000), row("b", "jpeg:q=50", "jpeg", 50, 1, 400),
+            row("b", "jpeg:q=10", "jpeg", 10, -1, 0, status="failed")]
+    t = to_table(rows)
+    assert len(stage_times(t)["codec"]) == 0  # a table without stage columns
+    n = len(rows)
+    t["encode_ms"] = np.array([np.nan, 4.0, np.nan, 6.0, 100.0])
+    t["decode_ms"] = np.array([2.0, 1.0, 4.0, 1.0, np.nan])
+    t["inference_ms"] = np.full(n, 10.0)
+    st = stage_times(t)
+    got = {c: {k: st[k][i] for k in st} for i, c in enumerate(st["codec"])}
+    assert got["jpeg"]["n"] == 2 and got["original"]["n"] == 2  # the failed row is left out
+    assert got["jpeg"]["encode_ms"] == 5.0 and got["jpeg"]["decode_ms"] == 1.0 and np.isnan(got["jpeg"]["write_ms"])
+    assert got["original"]["total_ms"] == 13.0 and got["jpeg"]["total_ms"] == 16.0
+    assert got["jpeg"]["share"] == pytest.approx(32 / 58) and got["original"]["share"] == pytest.approx(26 / 58)
 
 
 def test_failed_rows_are_left_out(tmp_path):

@@ -244,6 +244,23 @@ def test_identical_images_give_exactly_one_and_infinite_psnr(photos):
     assert metrics.ssim(noisy, noisy, data_range=3.0) == 1.0
 
 
+def test_psnr_peak_max_takes_the_references_largest_sample(photos):
+    """The 2017 report's PSNR: L = the original's largest pixel value, not the dtype's range."""
+    ref = (photos["coffee"] // 2).astype(np.uint8)  # largest sample 127
+    dec = np.clip(ref.astype(np.int16) + np.random.default_rng(1).integers(-3, 4, ref.shape), 0, 255).astype(np.uint8)
+    mse = np.mean((ref.astype(np.float64) - dec) ** 2)
+    top = float(ref.max())
+    assert metrics.psnr(ref, dec, peak="max") == pytest.approx(10 * np.log10(top**2 / mse), rel=1e-12)
+    assert metrics.psnr(ref, dec) == pytest.approx(10 * np.log10(255**2 / mse), rel=1e-12)
+    assert metrics.psnr(ref, dec, peak="max") != metrics.psnr(dec, ref, peak="max") or dec.max() == top
+    with pytest.raises(ValueError, match="peak"):
+        metrics.psnr(ref, dec, peak="dtype")
+    with pytest.raises(ValueError, match="data_range"):
+        metrics.psnr(ref, dec, peak="max", data_range=255)
+    with pytest.raises(ValueError, match="all-zero"):
+        metrics.psnr(np.zeros_like(ref), dec, peak="max")
+
+
 def test_symmetric_bitwise(photos):
     a = photos["astronaut"]
     b = jpeg_roundtrip(a, quality=5)

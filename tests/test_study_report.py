@@ -110,7 +110,7 @@ def test_report_analysis_and_select_give_the_same_numbers(store, tmp_path, capsy
 
 
 def test_analysis_failure_keeps_the_report(store, tmp_path, monkeypatch):
-    def broken(table, out_dir):
+    def broken(table, out_dir, **options):
         raise KeyError("rank")
 
     monkeypatch.setattr(report_module, "write_analysis_report", broken)

@@ -207,3 +207,20 @@ def test_unavailable_codec_is_left_out_with_its_reason(samples, classifier, tmp_
         assert set(store.results()["codec"]) == {"original", "jpeg"}
         assert store.study_info("g")["notes"] == {"unavailable": {"webp": "no libwebp here"}}
     assert "webp unavailable: no libwebp here" in stats.summary()
+
+
+def test_psnr_peak_max_is_recorded_and_never_mixed_with_range(samples, classifier, tmp_path):
+    grid = Grid("g", [make_setting("jpeg", {"quality": 30})])
+    src = np.asarray(Image.open(samples[0].path).convert("RGB"))
+    with Store(tmp_path / "s.sqlite") as store:
+        run_study(samples[:1], grid, store, classifier, progress=False, psnr_peak="max")
+        t = store.results()
+        assert store.psnr_peaks([s.key for s in grid.settings]) == {"max"}
+        with pytest.raises(ValueError, match="--psnr-peak max"):
+            run_study(samples[:1], grid, store, classifier, progress=False)
+    with Store(tmp_path / "r.sqlite") as store:
+        run_study(samples[:1], grid, store, classifier, progress=False)
+        r = store.results()
+    i, j = (list(x["setting"]).index("jpeg:q=30,scale=1,color=rgb") for x in (t, r))
+    assert t["nbytes"][i] == r["nbytes"][j]
+    assert t["psnr"][i] == pytest.approx(r["psnr"][j] + 20 * np.log10(src.max() / 255), abs=1e-9)

@@ -327,9 +327,21 @@ def mse(a, b, *, channel_axis: int | None = -1, backend: str = "auto"):
     return _core.metrics_mse(x, y)
 
 
-def psnr(a, b, *, data_range: float | None = None, channel_axis: int | None = -1, backend: str = "auto"):
-    """10 log10(L^2 / MSE) in dB, +inf for identical inputs; L = data_range (required for floats)."""
+def psnr(a, b, *, data_range: float | None = None, channel_axis: int | None = -1, backend: str = "auto",
+         peak: str = "range"):
+    """10 log10(L^2 / MSE) in dB, +inf for identical inputs. ``peak="range"``: L = data_range (255 for uint8,
+    65535 for uint16, required for floats); ``peak="max"``: L = the largest sample of ``a`` (the reference), the
+    2017 report's "maximum pixel value in the original image"."""
     _check_backend(backend)
+    if peak not in ("range", "max"):
+        raise ValueError(f"peak must be 'range' or 'max', got {peak!r}")
+    if peak == "max":
+        if data_range is not None:
+            raise ValueError("peak='max' takes L from the reference: give data_range only with peak='range'")
+        top = float(a.max())
+        if not top > 0:
+            raise ValueError("peak='max' needs a reference with a positive largest sample, got an all-zero one")
+        data_range = top
     if _is_tensor(a) and _is_tensor(b):
         import torch
 

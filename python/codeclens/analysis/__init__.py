@@ -13,6 +13,7 @@ matplotlib on first use. Reading a store into a table is the study layer's (``co
 - ``bdrate``: BD-rate of accuracy with a monotone fit and a bootstrap interval (``bd_rate``,
   ``bd_rate_bootstrap``, ``bd_rate_codecs``).
 - ``knee``: accuracy = a + c·log(q) and the quality knee (``log_fit``, ``find_knee``, ``knee_table``).
+- ``timing``: where a study's time goes, per codec and stage (``stage_times``).
 - ``report``: ``write_analysis_report(table, out_dir)``: Markdown + CSV + PNG.
 """
 
@@ -34,6 +35,7 @@ from .report import write_analysis_report
 from .selectors import budget_select, build_pool, hrs, keeper, run_selectors, select_all, topk_accuracy
 from .table import as_table, load_table, save_table
 from .thresholds import ssim_threshold, ssim_thresholds, threshold_dependence
+from .timing import stage_times
 
 __all__ = [
     "Accuracy", "accuracy", "wilson_interval",
@@ -42,5 +44,5 @@ __all__ = [
     "max_ratio_within_loss", "monotone_points", "overfitting_summary", "plateau_drop", "rank_difference",
     "rank_improvements",
     "run_selectors", "save_table", "scale_stats", "select_all", "setting_stats", "ssim_threshold",
-    "ssim_thresholds", "threshold_dependence", "topk_accuracy", "write_analysis_report",
+    "ssim_thresholds", "stage_times", "threshold_dependence", "topk_accuracy", "write_analysis_report",
 ]

@@ -15,6 +15,7 @@ pixels); ``cr_raw`` (raw 24-bit pixels / compressed bytes) is reported next to i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -139,14 +140,31 @@ def setting_stats(table: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return rows_to_columns(rows, SETTING_COLUMNS)
 
 
-def max_ratio_within_loss(table_or_stats: Mapping[str, np.ndarray], tolerance: float = 1.0,
+#: The 2017 report's headline (§5): "images can be compressed by a factor 7, 16, and 40 with the JPEG, the
+#: JPEG2000, and the BPG encoder, respectively, with a loss of 1 on classification rank" (HEVC stands in for BPG).
+SEED_2017_RATIOS = {"jpeg": 7.0, "jpeg2000": 16.0, "hevc": 40.0}
+SEED_2017_TOLERANCE = 1.0
+
+
+def check_tolerance(tolerance: float) -> float:
+    """``tolerance`` (a mean rank loss) as a float; ValueError unless it is a finite number >= 0."""
+    if isinstance(tolerance, bool) or not (isinstance(tolerance, (int, float)) and math.isfinite(tolerance)
+                                           and tolerance >= 0):
+        raise ValueError(f"the mean rank loss allowed must be a finite number >= 0, got {tolerance!r}")
+    return float(tolerance)
+
+
+def max_ratio_within_loss(table_or_stats: Mapping[str, np.ndarray], tolerance: float = SEED_2017_TOLERANCE,
                           ratio: str = "cr_source") -> dict[str, np.ndarray]:
     """Per (model, codec): the setting with the largest mean compression ratio among those whose mean rank
-    difference is >= -``tolerance`` (the report's "7, 16, 40" for JPEG, JPEG 2000, BPG with a loss of 1).
+    difference is >= -``tolerance``, with the report's figure for that codec beside it (``seed_2017_ratio``:
+    7, 16 and 40 for JPEG, JPEG 2000 and BPG, found with a tolerance of 1).
 
     Accepts a results table or the output of :func:`setting_stats`. Columns: model, codec, setting, quality,
-    scale, color, ratio_mean, rank_diff_mean, n_settings, n_within (setting "" and NaNs when none is within).
+    scale, color, ratio_mean, rank_diff_mean, n_settings, n_within, tolerance, seed_2017_ratio (setting "" and
+    NaNs when none is within).
     """
+    check_tolerance(tolerance)
     if ratio not in RATIOS:
         raise ValueError(f"expected ratio in {RATIOS}, got {ratio!r}")
     stats = table_or_stats if "rank_diff_mean" in table_or_stats else setting_stats(table_or_stats)
@@ -157,7 +175,8 @@ def max_ratio_within_loss(table_or_stats: Mapping[str, np.ndarray], tolerance: f
         within = idx[stats["rank_diff_mean"][idx] >= -tolerance]
         row = {"model": model, "codec": codec, "setting": "", "quality": float("nan"), "scale": float("nan"),
                "color": "", "ratio_mean": float("nan"), "rank_diff_mean": float("nan"),
-               "n_settings": len(idx), "n_within": len(within)}
+               "n_settings": len(idx), "n_within": len(within), "tolerance": float(tolerance),
+               "seed_2017_ratio": SEED_2017_RATIOS.get(str(codec), float("nan"))}
         if len(within):
             best = within[np.argmax(stats[f"{ratio}_mean"][within])]
             row.update(setting=str(stats["setting"][best]), quality=float(stats["quality"][best]),
@@ -166,7 +185,7 @@ def max_ratio_within_loss(table_or_stats: Mapping[str, np.ndarray], tolerance: f
                        rank_diff_mean=float(stats["rank_diff_mean"][best]))
         rows.append(row)
     return rows_to_columns(rows, ("model", "codec", "setting", "quality", "scale", "color", "ratio_mean",
-                                  "rank_diff_mean", "n_settings", "n_within"))
+                                  "rank_diff_mean", "n_settings", "n_within", "tolerance", "seed_2017_ratio"))
 
 
 def color_stats(table: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -243,10 +262,17 @@ def rank_improvements(table: Mapping[str, np.ndarray], ratio: str = "cr_source")
     return rows_to_columns(rows, IMPROVEMENT_COLUMNS)
 
 
-def overfitting_summary(improvements: Mapping[str, np.ndarray], min_original_rank: int = 50) -> dict[str, np.ndarray]:
+#: The report's over-fitting photos: "originally badly classified with a rank greater than 50", its ranks counted
+#: from 0 (its Table 7): rank > 51 with the 1-based ranks used here.
+OVERFITTING_MIN_RANK = 51
+
+
+def overfitting_summary(improvements: Mapping[str, np.ndarray],
+                        min_original_rank: int = OVERFITTING_MIN_RANK) -> dict[str, np.ndarray]:
     """Per (model, codec), from :func:`rank_improvements`: photos, photos improved by some version, mean of the
-    largest gain over those, the same among photos whose original rank is > ``min_original_rank`` (the report
-    saw the effect in all such photos), and ``n_best``: photos for which this codec's largest gain is positive
+    largest gain over those, the same among photos whose 1-based original rank is > ``min_original_rank``
+    (default: the report's "rank greater than 50" with its 0-based ranks; the report saw the effect in all
+    such photos), and ``n_best``: photos for which this codec's largest gain is positive
     and strictly above every other codec's (JPEG's lead is the report's evidence of over-fitting)."""
     imp = {k: np.asarray(v) for k, v in improvements.items()}
     best_codec: dict[tuple, str] = {}

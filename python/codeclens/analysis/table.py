@@ -30,7 +30,8 @@ Table = dict[str, np.ndarray]
 
 STRING_COLUMNS = ("photo", "model", "codec", "setting", "color", "status", "error")
 INT_COLUMNS = ("label", "nbytes", "rank", "top1")
-FLOAT_COLUMNS = ("quality", "scale", "bpp", "cr_raw", "cr_source", "psnr", "ssim", "p_true")
+FLOAT_COLUMNS = ("quality", "scale", "bpp", "cr_raw", "cr_source", "psnr", "ssim", "p_true", "transform_ms",
+                 "encode_ms", "decode_ms", "metrics_ms", "preprocess_ms", "inference_ms", "write_ms")
 CONTRACT_COLUMNS = (
     "photo", "label", "model", "codec", "setting", "quality", "scale", "color", "nbytes", "bpp", "cr_raw",
     "cr_source", "psnr", "ssim", "rank", "p_true", "top1", "top5", "status", "error",

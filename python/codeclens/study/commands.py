@@ -76,6 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rep.add_argument("--study", help="study name (default: the most recent study in the store)")
     rep.add_argument("--model", help="classifier name (default: all models in the study)")
     rep.add_argument("--out", type=Path, default=Path("runs/report"), help="output folder (default runs/report)")
+    _add_max_rank_loss(rep)
     rep.set_defaults(func=run_report_command)
     _register_analysis(subparsers)
 
@@ -174,7 +175,7 @@ def run_report_command(args: argparse.Namespace) -> int:
     from .store import Store
 
     with Store(args.store, readonly=True) as store:
-        paths = write_report(store, args.out, study=args.study, model=args.model)
+        paths = write_report(store, args.out, study=args.study, model=args.model, tolerance=args.max_rank_loss)
     print(f"report: {paths['markdown']}")
     return 0
 
@@ -212,7 +213,14 @@ def _register_analysis(subparsers: argparse._SubParsersAction) -> None:
     a.add_argument("--bootstrap", type=int, default=1000, help="BD-rate bootstrap resamples (default 1000)")
     a.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     a.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    _add_max_rank_loss(a)
     a.set_defaults(func=run_analyze)
+
+
+def _add_max_rank_loss(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-rank-loss", type=float, default=1.0, metavar="X",
+                   help="the largest compression ratio per codec whose mean rank loss stays within X (default 1, "
+                        "the tolerance of the 2017 report's 7 / 16 / 40)")
 
 
 def _add_source(p: argparse.ArgumentParser) -> None:
@@ -281,7 +289,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     from ..analysis.report import write_analysis_report
 
     files = write_analysis_report(_load(args), args.out, n_boot=args.bootstrap, seed=args.seed,
-                                  plots=not args.no_plots)
+                                  plots=not args.no_plots, tolerance=args.max_rank_loss)
     print(f"wrote {len(files)} files into {args.out} (start with {files[0].name})")
     return 0
 

@@ -20,13 +20,13 @@ PEAKS = ("range", "max")
 
 
 def psnr(reference: np.ndarray, decoded: np.ndarray, peak: str = "range") -> float:
-    """PSNR in dB over all samples of two uint8 images of equal shape; +inf when identical."""
+    """PSNR in dB over all samples of two uint8 images of equal shape; +inf when identical; NaN for
+    ``peak="max"`` on an all-black reference (no peak)."""
     if peak not in PEAKS:
         raise ValueError(f"psnr peak: expected one of {PEAKS}, got {peak!r}")
-    top = 255.0 if peak == "range" else float(reference.max())
-    if top == 0:
+    if peak == "max" and not reference.any():
         return float("nan")
-    return float(metrics.psnr(reference, decoded, data_range=top))
+    return float(metrics.psnr(reference, decoded, peak=peak))
 
 
 def measure(reference: np.ndarray, decoded: np.ndarray, peak: str = "range") -> tuple[float, float]:

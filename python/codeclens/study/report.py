@@ -18,6 +18,7 @@ import numpy as np
 from ..analysis import plots
 from ..analysis.report import write_analysis_report
 from ..analysis.table import Table, save_table, take, unlabelled_photos
+from ..analysis.timing import STAGES
 from ..render import markdown_table, write_csv
 from .store import Store
 
@@ -26,22 +27,26 @@ TABLE_COLUMNS = ["setting", "n", "n_ranked", "top1", "top1_low", "top1_high", "t
                  "cr_raw_std", "bpp_mean", "psnr_mean", "ssim_mean"]
 TABLE_HEADERS = ["setting", "n", "ranked", "top-1", "low", "high", "top-5", "rank diff mean", "median", "std",
                  "CR source", "CR raw mean", "median", "std", "bpp", "PSNR", "SSIM"]
+PEAK_TEXT = {"range": "255", "max": "the reference's largest sample (`--psnr-peak max`)"}
 CONVENTIONS = (
     "Conventions: rank 1 = best; rank difference = rank(original) - rank(version), negative means compression "
     "hurt (2017 report). CR source = source file bytes / bytes; CR raw = 24·W·H / (8·bytes) of the encoded "
     "image; bpp = 8·bytes / (W·H) (`codeclens.measures`). HEVC/AVIF bytes are the coded stream without the "
     "HEIF boxes. PSNR/SSIM against the source decoded at the same scale and colour (SSIM: Gaussian 11x11, "
-    "sigma 1.5, K1 0.01, K2 0.03, data range 255; PSNR mean over finite values). Accuracy (top-1, top-5) and "
-    "rank statistics are over ranked versions only (`ranked`: photos with a label), with the 95 % Wilson "
-    "interval of top-1 (`low`, `high`); `n` counts every successful version.")
+    "sigma 1.5, K1 0.01, K2 0.03, data range 255; PSNR peak {peak}, mean over finite values). Accuracy "
+    "(top-1, top-5) and rank statistics are over ranked versions only (`ranked`: photos with a label), with "
+    "the 95 % Wilson interval of top-1 (`low`, `high`); `n` counts every successful version.")
 
 
 def write_report(store: Store, out_dir: str | Path, study: str | None = None,
-                 model: str | None = None) -> dict[str, Path]:
+                 model: str | None = None, tolerance: float = 1.0) -> dict[str, Path]:
     """Write ``report.md``, ``settings.csv``, ``results.csv``, PNG plots and ``analysis/`` for ``study``
-    (default: the most recent study in the store) into ``out_dir``; returns the paths written by kind."""
+    (default: the most recent study in the store) into ``out_dir``; returns the paths written by kind.
+    ``tolerance``: the mean rank loss of the largest-compression-ratio headline (the analyses)."""
     from ..analysis import setting_stats
+    from ..analysis.rankstats import check_tolerance
 
+    tolerance = check_tolerance(tolerance)
     out = Path(out_dir)
     studies = store.studies()
     if not studies:
@@ -69,7 +74,7 @@ def write_report(store: Store, out_dir: str | Path, study: str | None = None,
     for model_name in sorted(set(stats["model"].tolist())):
         rows = take(stats, stats["model"] == model_name)
         md += [f"## Per setting: {model_name}", "", markdown_table(rows, TABLE_COLUMNS, TABLE_HEADERS, digits=4), ""]
-    md += _plots(paths) + _failures(table) + _analysis(table, out) + _libraries(store)
+    md += _stages(table) + _plots(paths) + _failures(table) + _analysis(table, out, tolerance) + _libraries(store)
     paths["markdown"].write_text("\n".join(md), encoding="utf-8")
     return paths
 
@@ -87,7 +92,25 @@ def _header(store: Store, study: str, info: dict, table: Table) -> list[str]:
                "of accuracy and rank statistics.", ""]
     for codec, reason in info["notes"].get("unavailable", {}).items():
         md.append(f"- codec **{codec}** was unavailable and left out: {reason}")
-    return md + ["", CONVENTIONS, ""]
+    peaks = store.psnr_peaks(sorted(set(table["setting"].tolist())))
+    peak = " / ".join(PEAK_TEXT[p] for p in sorted(peaks)) or PEAK_TEXT["range"]
+    return md + ["", CONVENTIONS.format(peak=peak), ""]
+
+
+def _stages(table: Table) -> list[str]:
+    """Where the time went, per codec (from the stage times stored with every item)."""
+    from ..analysis import stage_times
+
+    st = stage_times(table)
+    if len(st["codec"]) == 0:
+        return []
+    names = ["model", "codec", "n", *[f"{s}_ms" for s in STAGES], "total_ms", "share"]
+    heads = ["model", "codec", "items", *STAGES, "total ms/item", "share of time"]
+    return ["## Where the time goes", "",
+            "Mean milliseconds per item of each stage (inference and store writes: the batch's time divided by its "
+            "size; the source decode is counted on the original), and each codec's share of the study's total "
+            "time. Codec work runs on the worker threads in parallel, so wall time is less than the sum.", "",
+            markdown_table(st, names, heads, digits=3), ""]
 
 
 def _plots(paths: dict[str, Path]) -> list[str]:
@@ -113,9 +136,9 @@ def _failures(table: Table) -> list[str]:
     return md + [""]
 
 
-def _analysis(table: Table, out: Path) -> list[str]:
+def _analysis(table: Table, out: Path, tolerance: float) -> list[str]:
     try:
-        written = write_analysis_report(table, out / "analysis")
+        written = write_analysis_report(table, out / "analysis", tolerance=tolerance)
     except Exception as e:
         print(f"codeclens report: the analysis sections failed: {type(e).__name__}: {e}", file=sys.stderr)
         return ["## Analyses", "", f"Analyses failed: `{type(e).__name__}: {e}`", ""]

@@ -122,6 +122,15 @@ def _mallopt(options: tuple[tuple[int, int], ...]) -> bool:
         return False
 
 
+def _check_psnr_peak(store: Store, settings: list[str], peak: str) -> None:
+    """Stored versions are reused, PSNR included: refuse to mix two peak conventions in one table."""
+    other = store.psnr_peaks(settings) - {peak}
+    if other:
+        raise ValueError(f"{store.path} already holds PSNR with peak {sorted(other)[0]!r} for settings of this "
+                         f"study, and stored versions are reused: run with --psnr-peak {sorted(other)[0]} or use "
+                         f"another store")
+
+
 class StudyRun:
     """What every engine shares: registering the study, planning, claims, writing batches, bookkeeping.
 
@@ -144,6 +153,7 @@ class StudyRun:
         self.study = study or grid.name
         self.stats = RunStats(study=self.study, model=model)
         self.settings = self._available(grid.settings)
+        _check_psnr_peak(store, [s.key for s in self.settings], psnr_peak)
         store.add_settings(self.settings)
         store.add_model(model, model_info)
         store.add_study(self.study, grid.to_json(), {"unavailable": self.stats.unavailable})

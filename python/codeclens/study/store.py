@@ -454,6 +454,17 @@ class Store:
             raise KeyError(f"no version {setting!r} of photo {photo[:12]} in {self.path}")
         return {"params": json.loads(row[0]), "status": row[1], "error": row[2]}
 
+    def psnr_peaks(self, settings: Sequence[str]) -> set[str]:
+        """The PSNR peak conventions ("range", "max") of the stored versions of ``settings`` (any photo)."""
+        peaks: set[str] = set()
+        keys = list(settings)
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            peaks.update(r[0] for r in self.conn.execute(
+                f"SELECT DISTINCT psnr_peak FROM variants WHERE setting IN ({marks})", chunk))
+        return peaks
+
     def counts(self) -> dict[str, int]:
         """Row counts of the main tables."""
         return {t: self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
