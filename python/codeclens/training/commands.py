@@ -33,12 +33,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    choices=["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "dct-resnet50", "small-cnn",
                             "dct-cnn"])
     f.add_argument("--bands", type=int, default=64, help="DCT networks: lowest zigzag frequencies per component (FBS)")
-    f.add_argument("--variant", default="widened", choices=["widened", "literal"], help="dct-resnet50 reading")
+    f.add_argument("--variant", default="upsampling-rfa",
+                   choices=["upsampling-rfa", "late-concat-rfa", "late-concat-rfa-thinner", "widened", "literal"],
+                   help="dct-resnet50 network (Gueguen et al.'s; the late-concat ones read the 'native' layout)")
     f.add_argument("--width", type=int, default=16, help="small-cnn / dct-cnn base width")
     f.add_argument("--data", default="samples", help=DATA_HELP)
     f.add_argument("--val", default=None, help="validation data (same forms as --data)")
     f.add_argument("--crop", type=int, default=224, help="crop size in pixels (multiple of 16)")
-    f.add_argument("--quality", type=int, default=None, help="pixel networks: train on JPEG at this quality")
+    f.add_argument("--quality", type=int, default=None,
+                   help="re-encode every image as JPEG at this quality (DCT networks read its coefficients)")
+    f.add_argument("--resize", type=int, default=None,
+                   help="shorter side in pixels before cropping (default: crop x 8/7 for pixel networks, the "
+                        "stored size for DCT networks)")
     f.add_argument("--stats", default=None, help="DCT statistics file (codeclens train dct-stats); default: computed")
     f.add_argument("--quantized", action="store_true", help="DCT networks: quantized values instead of dequantized")
     _common(f, epochs=10, lr=0.05)
@@ -148,18 +154,24 @@ def run_fit(args: argparse.Namespace) -> int:
     make: Callable[[Any, bool], Any]
     stats: DctStats | None = None
     if kind == "dct":
+        from ..models.dct_resnet import layout_of
+
         dq = not args.quantized
+        layout = layout_of(args.variant) if args.model == "dct-resnet50" else "upsampled"
+        recode = {"quality": args.quality, "resize": args.resize}
         stats = DctStats.load(args.stats) if args.stats else \
-            DctDataset(train_items, args.bands, "upsampled", dq, args.crop).compute_stats()
-        make = lambda items, train: DctDataset(items, args.bands, "upsampled", dq, args.crop, train, stats)  # noqa: E731
+            DctDataset(train_items, args.bands, layout, dq, args.crop, **recode).compute_stats()
+        make = lambda items, train: DctDataset(items, args.bands, layout, dq, args.crop, train, stats, **recode)  # noqa: E731
     else:
-        make = lambda items, train: PixelDataset(items, args.crop, int(args.crop * 8 / 7), args.quality, train)  # noqa: E731
+        resize = args.resize or int(args.crop * 8 / 7)
+        make = lambda items, train: PixelDataset(items, args.crop, resize, args.quality, train)  # noqa: E731
     train = make_loader(make(train_items, True), args.batch_size, True, args.workers, device)
     val = make_loader(make(val_items, False), args.batch_size, False, args.workers, device) if val_items else None
     model = build_model(args.model, len(mapping), bands=args.bands, variant=args.variant, width=args.width)
     out = Path(args.out or f"runs/{args.model}")
     spec = {"model": args.model, "bands": args.bands, "variant": args.variant, "width": args.width,
-            "data": args.data, "labels": {str(k): v for k, v in mapping.items()}}
+            "data": args.data, "quality": args.quality, "resize": args.resize,
+            "labels": {str(k): v for k, v in mapping.items()}}
     if stats is not None:  # saved with the run, for evaluation with the same normalisation
         out.mkdir(parents=True, exist_ok=True)
         stats.save(out / "dct_stats.json")
