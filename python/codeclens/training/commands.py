@@ -6,6 +6,7 @@ experiments. Registration imports nothing heavy; torch is imported inside the co
     codeclens train complexity
     codeclens train friedland --qualities orig 90 50 20 10 5 --widths 4 8 16
     codeclens train parallel --epochs 6 --epochs-per-stage 2
+    codeclens train dos-santos --experiments quality --epochs 2 --limit 8
     codeclens train pretransform --lam 1.0 --epochs 3 --codecs jpeg jpeg2000 hevc
 """
 
@@ -88,6 +89,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _common(pa, epochs=6, lr=0.01, batch_size=4)
     pa.set_defaults(func=run_parallel)
 
+    _register_dos_santos(sub)
+
     pt = sub.add_parser("pretransform", help="train the pre-transform (recognition + lambda TV), BD-rate per codec")
     pt.add_argument("--data", default="samples", help=DATA_HELP + " (ImageNet-1k labels)")
     pt.add_argument("--lam", type=float, default=1.0, help="weight of the total-variation loss")
@@ -96,6 +99,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pt.add_argument("--codecs", nargs="+", default=["jpeg"], choices=["jpeg", "jpeg2000", "hevc"])
     _common(pt, epochs=3, lr=1e-4, batch_size=4, optimizer="adam")
     pt.set_defaults(func=run_pretransform)
+
+
+def _register_dos_santos(sub: argparse._SubParsersAction) -> None:
+    ds = sub.add_parser("dos-santos", help="dos Santos et al. (ICIP'20): RGB vs DCT ResNet-50 by task difficulty, "
+                                           "resolution and JPEG quality; writes the slides' three tables")
+    ds.add_argument("--experiments", nargs="+", default=["difficulty", "resolution", "quality"],
+                    choices=["difficulty", "resolution", "quality"])
+    ds.add_argument("--networks", nargs="+", default=["rgb", "dct64", "dct32", "dct16"],
+                    help="rgb, dctN (UpSampling-RFA with the N lowest frequencies), late-concatN, "
+                         "late-concat-thinnerN")
+    ds.add_argument("--resolutions", type=int, nargs="+", default=[32, 64, 128, 256], help="shorter sides, pixels")
+    ds.add_argument("--qualities", type=int, nargs="+", default=[25, 50, 75, 100])
+    ds.add_argument("--base-resolution", type=int, default=256, help="resolution of the other two experiments")
+    ds.add_argument("--base-quality", type=int, default=100, help="JPEG quality of the other two experiments")
+    ds.add_argument("--data", default="embedded",
+                    help="'embedded' (photo halves, a smoke test) or an ImageNet-layout folder / CSV")
+    ds.add_argument("--groups", default=None,
+                    help="class grouping file: 'class,group' lines (WordNet id or index); required with a folder")
+    ds.add_argument("--test", default=None, help="test folder (default: 80/20 split of --data per class)")
+    ds.add_argument("--limit", type=int, default=None, help="at most N training and N test images")
+    ds.add_argument("--epochs", type=int, default=120)
+    ds.add_argument("--batch-size", type=int, default=128)
+    ds.add_argument("--lr", type=float, default=0.05)
+    ds.add_argument("--step-size", type=int, default=30, help="epochs between lr / 10")
+    ds.add_argument("--weight-decay", type=float, default=1e-4)
+    ds.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    ds.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1 ...")
+    ds.add_argument("--seed", type=int, default=0)
+    ds.add_argument("--out", default="runs/dos-santos")
+    ds.add_argument("--no-resume", action="store_true", help="retrain runs that already finished")
+    ds.add_argument("--quiet", action="store_true")
+    ds.set_defaults(func=run_dos_santos_cmd)
 
 
 def _common(p: argparse.ArgumentParser, epochs: int, lr: float, batch_size: int = 32, optimizer: str = "sgd") -> None:
@@ -254,6 +289,23 @@ def run_parallel(args: argparse.Namespace) -> int:
                       spec={"model": "parallel-efficientnet-lite0", "qualities": args.qualities}, quiet=args.quiet)
     history = trainer.fit(resume=not args.no_resume)
     print(json.dumps(history[-1]))
+    return 0
+
+
+def run_dos_santos_cmd(args: argparse.Namespace) -> int:
+    from .dos_santos import DosSantosConfig, load_data, run_dos_santos
+
+    cfg = DosSantosConfig(experiments=tuple(args.experiments), networks=tuple(args.networks),
+                          resolutions=tuple(args.resolutions), qualities=tuple(args.qualities),
+                          base_resolution=args.base_resolution, base_quality=args.base_quality, epochs=args.epochs,
+                          batch_size=args.batch_size, lr=args.lr, step_size=args.step_size,
+                          weight_decay=args.weight_decay, limit=args.limit, workers=args.workers, device=args.device,
+                          seed=args.seed)
+    data = load_data(args.data, args.groups, args.test, args.limit, args.seed)
+    run_dos_santos(cfg, args.out, data, resume=not args.no_resume, quiet=args.quiet)
+    print((Path(args.out) / "tables.md").read_text())
+    print(f"tables: {Path(args.out)}/{{difficulty,resolution,quality}}.csv/.md, runs: {Path(args.out) / 'results.csv'}",
+          file=sys.stderr)
     return 0
 
 
