@@ -272,12 +272,42 @@ def test_parallel_topology_shares_weights_and_trains(tmp_path):
     loss.backward()
     assert model.fc.weight.grad is not None and backbone.net._conv_head.weight.grad is not None
     assert backbone.net._conv_stem.weight.grad is None
-    # plateau mode: the stage advances after `patience` epochs without improvement
-    plateau = StagedUnfreezing(model, patience=2)
+    # plateau mode (the default, patience 2): the stage advances after 2 epochs without improvement of the
+    # validation loss (the training loss stands in without validation), or of the top-1 error
+    plateau = StagedUnfreezing(model)
+    assert (plateau.patience, plateau.epochs_per_stage) == (2, None)
     with pytest.raises(ValueError, match="not both"):
         StagedUnfreezing(model, epochs_per_stage=1, patience=1)
+    with pytest.raises(ValueError, match="metric"):
+        StagedUnfreezing(model, metric="train_loss")
     hist = [{"train_loss": v} for v in (3.0, 2.0, 2.5, 2.4, 1.0)]
     assert [plateau.stage_for(hist, e) for e in range(6)] == [0, 0, 0, 0, 1, 1]
+    hist = [{"train_loss": 1.0, "val_loss": v, "val_top1": a} for v, a in ((3.0, 0.1), (2.0, 0.1), (1.5, 0.1))]
+    assert plateau.stage_for(hist, 3) == 0
+    assert StagedUnfreezing(model, metric="val_error").stage_for(hist, 3) == 1  # top-1 flat for 2 epochs
+
+
+def test_parallel_topology_on_a_resnet_backbone(tmp_path):
+    """Any registry network with weights: a ResNet from a weights file, unfrozen by stage from the top."""
+    from codeclens.models.parallel import ParallelTopology, ResNetFeatures, StagedUnfreezing, backbone_of
+    from codeclens.models.registry import load_network
+
+    torch.save(resnet.resnet18().state_dict(), tmp_path / "r18.pth")
+    net = load_network("resnet18", tmp_path / "r18.pth")
+    backbone = backbone_of(net)
+    assert isinstance(backbone, ResNetFeatures) and backbone.feature_dim == 512
+    model = ParallelTopology(backbone, versions=2, num_classes=1000, head_init="mean")
+    model.eval()
+    x = torch.randn(2, 2, 3, 64, 64)
+    with torch.no_grad():
+        mean_logits = (net.module(x[:, 0]) + net.module(x[:, 1])) / 2
+        torch.testing.assert_close(model(x), mean_logits, atol=1e-4, rtol=1e-4)
+    schedule = StagedUnfreezing(model, epochs_per_stage=1)
+    schedule.apply(1)
+    trainable = {n.split(".")[2] for n, p in model.named_parameters() if p.requires_grad and n.startswith("backbone")}
+    assert trainable == {"layer4"}
+    with pytest.raises(ValueError, match="pooled features"):
+        backbone_of(nn.Linear(3, 3))
 
 
 def small_frozen_classifier():

@@ -5,7 +5,7 @@ experiments. Registration imports nothing heavy; torch is imported inside the co
     codeclens train dct-stats --data DIR --bands 32 --out stats.json
     codeclens train complexity
     codeclens train friedland --qualities orig 90 50 20 10 5 --widths 4 8 16
-    codeclens train parallel --epochs 6 --epochs-per-stage 2
+    codeclens train parallel --backbone resnet50 --weights resnet50.pth --data train/ --val val/
     codeclens train dos-santos --experiments quality --epochs 2 --limit 8
     codeclens train pretransform --lam 1.0 --epochs 3 --codecs jpeg jpeg2000 hevc
 """
@@ -77,16 +77,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fr.add_argument("--out", default="runs/friedland")
     fr.set_defaults(func=run_friedland_cmd)
 
-    pa = sub.add_parser("parallel", help="the 2021 parallel-input topology on EfficientNet-Lite0, staged unfreezing")
+    pa = sub.add_parser("parallel", help="the 2021 parallel-input topology (11 shared-weight branches), staged "
+                                         "unfreezing on validation plateaus, evaluated with averaged weights")
+    pa.add_argument("--backbone", default="efficientnet-lite0",
+                    choices=["efficientnet-lite0", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152"],
+                    help="a registry network with ImageNet weights (ResNets need --weights)")
+    pa.add_argument("--weights", default=None, help="the backbone's weights file (torchvision-style state dict)")
     pa.add_argument("--data", default="samples", help=DATA_HELP + " (ImageNet-1k labels)")
-    pa.add_argument("--val", default=None)
+    pa.add_argument("--val", default=None, help="validation data (default: --val-fraction of --data held out)")
+    pa.add_argument("--val-fraction", type=float, default=0.2,
+                    help="without --val: the share of --data photos held out for validation (never trained on)")
     pa.add_argument("--qualities", nargs="+",
                     default=["orig", "100", "90", "80", "70", "60", "50", "40", "30", "20", "10"])
     pa.add_argument("--size", type=int, default=224)
-    pa.add_argument("--epochs-per-stage", type=int, default=2)
-    pa.add_argument("--max-stage", type=int, default=2)
+    stage = pa.add_mutually_exclusive_group()
+    stage.add_argument("--patience", type=int, default=None,
+                       help="epochs without improvement of the validation error that end a stage (default 2)")
+    stage.add_argument("--epochs-per-stage", type=int, default=None, help="a fixed number of epochs per stage instead")
+    pa.add_argument("--plateau-metric", default="val_loss", choices=["val_loss", "val_error"],
+                    help="the validation error watched for plateaus: loss, or 1 - top-1")
+    pa.add_argument("--max-stage", type=int, default=2, help="backbone blocks unfrozen at most")
+    pa.add_argument("--ema-decay", type=float, default=0.9999,
+                    help="running average of the weights used for evaluation (TF warm-up); 0 turns it off")
     pa.add_argument("--head-init", default="random", choices=["random", "mean"])
-    _common(pa, epochs=6, lr=0.01, batch_size=4)
+    _common(pa, epochs=20, lr=0.01, batch_size=100)
     pa.set_defaults(func=run_parallel)
 
     _register_dos_santos(sub)
@@ -258,35 +272,53 @@ def run_friedland_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _held_out(items: list, fraction: float, seed: int) -> tuple[list, list]:
+    """(training, validation) items: a seeded ``fraction`` of the photos held out, at least one on each side."""
+    import numpy as np
+
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"--val-fraction: expected a share between 0 and 1, got {fraction}")
+    if len(items) < 2:
+        raise ValueError(f"a validation split needs at least 2 photos, got {len(items)} (or give --val)")
+    order = np.random.default_rng(seed).permutation(len(items))
+    n_val = min(len(items) - 1, max(1, round(fraction * len(items))))
+    val = set(order[:n_val].tolist())
+    return [it for i, it in enumerate(items) if i not in val], [it for i, it in enumerate(items) if i in val]
+
+
 def run_parallel(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from ..dctdata import make_loader
     from ..models.device import pick_device
-    from ..models.parallel import (
-        EfficientNetLite0Features,
-        JpegVersions,
-        ParallelTopology,
-        StagedUnfreezing,
-        VersionsDataset,
-    )
-    from ..models.registry import EMBEDDED, load_network
+    from ..models.parallel import JpegVersions, ParallelTopology, StagedUnfreezing, VersionsDataset, backbone_of
+    from ..models.registry import load_network
     from .loop import Trainer
 
     device = pick_device(args.device)
-    net = load_network(EMBEDDED)
-    versions = JpegVersions(_qualities(args.qualities), preprocess=replace(net.preprocess, size=args.size,
-                                                                           resize=args.size + 32))
-    train_items = _items(args.data, labels="imagenet")
-    val_items = _items(args.val, labels="imagenet") if args.val else train_items
-    model = ParallelTopology(EfficientNetLite0Features(net.module), len(versions), 1000, head_init=args.head_init)
-    schedule = StagedUnfreezing(model, lr=args.lr, epochs_per_stage=args.epochs_per_stage, max_stage=args.max_stage)
-    cfg = _config(args)
-    cfg.schedule = "constant"
+    net = load_network(args.backbone, args.weights)
+    pre = net.preprocess
+    versions = JpegVersions(_qualities(args.qualities),
+                            preprocess=replace(pre, size=args.size, resize=round(args.size * pre.resize / pre.size)))
+    items = _items(args.data, labels="imagenet")
+    if args.val:
+        train_items, val_items = items, _items(args.val, labels="imagenet")
+        shared = {str(it.source) for it in train_items} & {str(it.source) for it in val_items}
+        if shared:
+            raise ValueError(f"--val shares {len(shared)} photos with --data (e.g. {sorted(shared)[0]}): the "
+                             "validation set must not be trained on")
+    else:
+        train_items, val_items = _held_out(items, args.val_fraction, args.seed)
+    model = ParallelTopology(backbone_of(net), len(versions), 1000, head_init=args.head_init)
+    schedule = StagedUnfreezing(model, lr=args.lr, epochs_per_stage=args.epochs_per_stage, patience=args.patience,
+                                max_stage=args.max_stage, metric=args.plateau_metric)
+    cfg = replace(_config(args), schedule="constant", ema_decay=args.ema_decay or None)
     train = make_loader(VersionsDataset(train_items, versions), args.batch_size, True, args.workers, device)
     val = make_loader(VersionsDataset(val_items, versions), args.batch_size, False, args.workers, device)
+    spec = {"model": f"parallel-{net.name}", "backbone": args.backbone, "qualities": args.qualities,
+            "train_photos": len(train_items), "val_photos": len(val_items)}
     trainer = Trainer(model, train, Path(args.out or "runs/parallel"), cfg, val_loader=val, epoch_hook=schedule,
-                      spec={"model": "parallel-efficientnet-lite0", "qualities": args.qualities}, quiet=args.quiet)
+                      spec=spec, quiet=args.quiet)
     history = trainer.fit(resume=not args.no_resume)
     print(json.dumps(history[-1]))
     return 0

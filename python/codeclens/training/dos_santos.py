@@ -394,7 +394,8 @@ def _run_cell(cell: Cell, data: DosSantosData, cfg: DosSantosConfig, out: Path, 
     torch.manual_seed(cfg.seed)
     model = _model(cell, data.classes(cell.task))
     config = TrainConfig(epochs=cfg.epochs, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
-                         optimizer="sgd", schedule="step", step_size=cfg.step_size, seed=cfg.seed, device=cfg.device)
+                         optimizer="sgd", schedule="step", step_size=cfg.step_size, seed=cfg.seed, device=cfg.device,
+                         save_best=False)  # no validation set: the test images are only seen after the last epoch
     t0 = time.perf_counter()
     trainer = Trainer(model, train, run_dir, config, spec={"experiment": "dos-santos", **settings}, quiet=quiet)
     history = trainer.fit(resume=resume)
