@@ -174,6 +174,21 @@ def test_cli_parallel_holds_out_validation_photos(tmp_path, capsys):
     assert "needs a weights file" in capsys.readouterr().err
 
 
+def test_cli_fit_quality_applies_to_dct_networks(tmp_path):
+    """train fit --quality/--resize re-encode the images before the DCT network reads coefficients; a
+    Late-Concat variant reads the native layout."""
+    out = tmp_path / "lc"
+    photos = tmp_path / "three.csv"
+    photos.write_text("".join(f"{p.path},{k}\n" for k, p in enumerate(sample_photos()[:3])))
+    assert main(["train", "fit", "--model", "dct-resnet50", "--variant", "late-concat-rfa", "--bands", "4",
+                 "--data", str(photos), "--crop", "32", "--quality", "30", "--resize", "48", "--epochs", "1",
+                 "--batch-size", "3", "--device", "cpu", "--quiet", "--out", str(out)]) == 0
+    settings = json.loads((out / "dct_stats.json").read_text())["settings"]
+    assert (settings["quality"], settings["resize"], settings["layout"], settings["split"]) == (30, 48, "native",
+                                                                                               [4, 4, 4])
+    assert json.loads((out / "config.json").read_text())["spec"]["quality"] == 30
+
+
 def test_friedland_tiny_grid(tmp_path):
     from codeclens.training.friedland import FriedlandConfig, format_results, run_friedland
 
