@@ -111,6 +111,13 @@ def test_short_run_writes_the_three_tables_and_resumes(tmp_path):
     assert {r["network"] + r["task"] + str(r["quality"]): r["seconds"] for r in again} == first
     with pytest.raises(ValueError, match="other settings"):
         run_dos_santos(DosSantosConfig(**{**cfg.__dict__, "lr": 0.01}), out, data, quiet=True)
+    # more epochs continue the finished runs from their checkpoints
+    longer = DosSantosConfig(**{**cfg.__dict__, "networks": ("rgb",), "experiments": ("quality",), "epochs": 2})
+    (row,) = run_dos_santos(longer, out, data, quiet=True)["results"]
+    assert row["epochs"] == 2
+    epochs = [json.loads(line)["epoch"] for line in (out / "runs" / "rgb-coarse-r32-q50" / "metrics.jsonl")
+              .read_text().splitlines() if json.loads(line)["event"] == "epoch"]
+    assert epochs == [1, 2]
 
 
 def test_cli_dos_santos(tmp_path, capsys):

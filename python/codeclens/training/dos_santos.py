@@ -380,8 +380,11 @@ def _run_cell(cell: Cell, data: DosSantosData, cfg: DosSantosConfig, out: Path, 
             (run_dir / f).unlink(missing_ok=True)
     run_dir.mkdir(parents=True, exist_ok=True)
     previous = run_dir / "settings.json"
-    if previous.exists() and json.loads(previous.read_text()) != settings:
-        raise ValueError(f"{run_dir} holds a run with other settings ({previous}); use another --out or --no-resume")
+    if previous.exists():  # an unfinished run, or a finished one trained further with more epochs
+        old = json.loads(previous.read_text())
+        if {**old, "epochs": 0} != {**settings, "epochs": 0} or old["epochs"] > cfg.epochs:
+            raise ValueError(f"{run_dir} holds a run with other settings ({previous}); use another --out or "
+                             "--no-resume")
     previous.write_text(json.dumps(settings, indent=1))
 
     mapping = data.labels(cell.task)
