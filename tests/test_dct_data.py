@@ -345,3 +345,16 @@ def test_quality_and_resize_reencode_before_reading(tmp_path):
         DctDataset([item], quality=0)
     with pytest.raises(ValueError, match="resize"):
         PixelDataset([item], resize=4)
+
+
+def test_split_items_is_seeded_and_disjoint():
+    from codeclens.dctdata import split_items
+
+    items = [Item(f"p{i}.jpg", i % 3) for i in range(10)] + [Item("single.jpg", 7)]
+    a, b = split_items(items, 0.8, seed=1)
+    assert (len(a), len(b)) == (9, 2) and set(map(id, a)).isdisjoint(map(id, b))
+    assert split_items(items, 0.8, seed=1) == (a, b) and split_items(items, 0.8, seed=2) != (a, b)
+    per_class = split_items(items, 0.5, by_class=True)
+    assert sorted(it.label for it in per_class[0]) == [0, 0, 1, 1, 2, 2, 7]  # 4/3/3 items: 2 of each, the single one
+    with pytest.raises(ValueError, match="fraction"):
+        split_items(items, 1.0)

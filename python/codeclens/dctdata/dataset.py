@@ -39,6 +39,7 @@ __all__ = [
     "load_dct",
     "make_loader",
     "recompress",
+    "split_items",
     "to_device",
 ]
 
@@ -56,6 +57,25 @@ def items_of(photos: Sequence[SamplePhoto]) -> list[Item]:
     if unlabelled:
         raise ValueError(f"training needs labelled photos; {len(unlabelled)} have no label, e.g. {unlabelled[0]}")
     return [Item(p.path, p.label) for p in photos]
+
+
+def split_items(items: Sequence[Item], fraction: float, seed: int = 0,
+                by_class: bool = False) -> tuple[list[Item], list[Item]]:
+    """(first, rest): a seeded random share ``fraction`` of the items, and the others (order kept), with at
+    least one item on each side when there are two or more. ``by_class``: the share is taken within every
+    class (a class of one item goes to the first part), as for a training / test split per class."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"fraction: expected a share between 0 and 1, got {fraction}")
+    groups: dict[int, list[int]] = {}
+    for i, it in enumerate(items):
+        groups.setdefault(it.label if by_class else 0, []).append(i)
+    rng = np.random.default_rng(seed)
+    first: set[int] = set()
+    for key in sorted(groups):
+        idx = groups[key]
+        n = len(idx) if len(idx) < 2 else min(len(idx) - 1, max(1, round(fraction * len(idx))))
+        first.update(idx[j] for j in rng.permutation(len(idx))[:n])
+    return [it for i, it in enumerate(items) if i in first], [it for i, it in enumerate(items) if i not in first]
 
 
 def _jpeg_bytes(source: Source) -> bytes | None:

@@ -272,24 +272,10 @@ def run_friedland_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-def _held_out(items: list, fraction: float, seed: int) -> tuple[list, list]:
-    """(training, validation) items: a seeded ``fraction`` of the photos held out, at least one on each side."""
-    import numpy as np
-
-    if not 0.0 < fraction < 1.0:
-        raise ValueError(f"--val-fraction: expected a share between 0 and 1, got {fraction}")
-    if len(items) < 2:
-        raise ValueError(f"a validation split needs at least 2 photos, got {len(items)} (or give --val)")
-    order = np.random.default_rng(seed).permutation(len(items))
-    n_val = min(len(items) - 1, max(1, round(fraction * len(items))))
-    val = set(order[:n_val].tolist())
-    return [it for i, it in enumerate(items) if i not in val], [it for i, it in enumerate(items) if i in val]
-
-
 def run_parallel(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from ..dctdata import make_loader
+    from ..dctdata import make_loader, split_items
     from ..models.device import pick_device
     from ..models.parallel import JpegVersions, ParallelTopology, StagedUnfreezing, VersionsDataset, backbone_of
     from ..models.registry import load_network
@@ -307,8 +293,10 @@ def run_parallel(args: argparse.Namespace) -> int:
         if shared:
             raise ValueError(f"--val shares {len(shared)} photos with --data (e.g. {sorted(shared)[0]}): the "
                              "validation set must not be trained on")
-    else:
-        train_items, val_items = _held_out(items, args.val_fraction, args.seed)
+    elif len(items) < 2:
+        raise ValueError(f"a validation split needs at least 2 photos, got {len(items)} (or give --val)")
+    else:  # a seeded share of the photos held out for validation
+        val_items, train_items = split_items(items, args.val_fraction, args.seed)
     model = ParallelTopology(backbone_of(net), len(versions), 1000, head_init=args.head_init)
     schedule = StagedUnfreezing(model, lr=args.lr, epochs_per_stage=args.epochs_per_stage, patience=args.patience,
                                 max_stage=args.max_stage, metric=args.plateau_metric)

@@ -265,30 +265,13 @@ def _halves(photos: list) -> tuple[list, list]:
     return train, test
 
 
-def _split(items: list, fraction: float, seed: int) -> tuple[list, list]:
-    """Per class, a seeded shuffle and the first ``fraction`` for training (at least one of each when
-    possible), the rest for test."""
-    rng = np.random.default_rng(seed)
-    by_class: dict[int, list] = {}
-    for it in items:
-        by_class.setdefault(it.label, []).append(it)
-    train, test = [], []
-    for k in sorted(by_class):
-        group = by_class[k]
-        order = rng.permutation(len(group))
-        cut = min(len(group) - 1, max(1, round(fraction * len(group)))) if len(group) > 1 else 1
-        train += [group[i] for i in order[:cut]]
-        test += [group[i] for i in order[cut:]]
-    return train, test
-
-
 def load_data(data: str = "embedded", groups: str | Path | None = None, test: str | None = None,
               limit: int | None = None, seed: int = 0) -> DosSantosData:
     """The experiment's images: ``"embedded"`` (halves of the embedded photos, the shipped grouping by
     default) or an ImageNet-layout folder / CSV with ImageNet labels and a ``groups`` file (required); classes
     outside the grouping are left out. ``test``: a separate test folder (default: an 80/20 split per class)."""
     from ..data import resolve_photos, sample_photos
-    from ..dctdata import items_of
+    from ..dctdata import items_of, split_items
 
     if data in ("embedded", "samples"):
         group_map = load_groups(groups or EMBEDDED_GROUPS)
@@ -305,7 +288,7 @@ def load_data(data: str = "embedded", groups: str | Path | None = None, test: st
     if not items:
         raise ValueError(f"{data}: no image of a class listed in {groups}")
     if test is None:
-        train, tests = _split(items, 0.8, seed)
+        train, tests = split_items(items, 0.8, seed, by_class=True)
         how = "80/20 split per class"
     else:
         train = items
