@@ -297,3 +297,64 @@ def test_dct_dataset_bad_settings():
         read_dct(jpeg.write_coefficients(replace(coeffs, color_space="rgb")))
     with pytest.raises(jpeg.JpegError):
         DctDataset([Item(b"\xff\xd8\xff not a jpeg", 0)], crop=16)[0]
+
+
+def test_quality_and_resize_reencode_before_reading(tmp_path):
+    """quality / resize: the photo is resized (shorter side) and re-encoded by the jpeg codec, and both datasets
+    read that same file: the DCT one its coefficients, the pixel one (``encode_whole``) its decoded pixels. The
+    reference is built with Pillow (resize, then a JPEG that equals the codec's byte for byte)."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    from codeclens.transforms import resize_short_side, short_side_size
+
+    item = items_of(sample_photos())[10]  # 683 x 1024: not square
+    rgb = jpeg.decode(item.source.read_bytes())
+    assert short_side_size(1024, 683, 96) == (144, 96)
+    small = np.asarray(Image.fromarray(rgb).resize((144, 96), Image.Resampling.BILINEAR))
+    np.testing.assert_array_equal(resize_short_side(rgb, 96), small)
+    buf = BytesIO()
+    Image.fromarray(small).save(buf, "JPEG", quality=30, subsampling=2)  # Pillow's 2 = 4:2:0
+    ref = read_dct(buf.getvalue())
+
+    ds = DctDataset([item], bands=8, crop=None, quality=30, resize=96)
+    got = ds.image(0)
+    assert got.width == 144 and got.height == 96 and got.luma_blocks == (12, 18)
+    for a, b in zip(got.planes, ref.planes):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(got.qtables, ref.qtables):
+        np.testing.assert_array_equal(a, b)
+    assert ds.settings()["quality"] == 30 and ds.settings()["resize"] == 96
+    # cropped and batched as any DCT dataset; a lower quality keeps fewer non-zero coefficients
+    x, _ = DctDataset([item], bands=8, crop=64, quality=30, resize=96)[0]
+    assert x.shape == (24, 8, 8)
+    nz = {q: np.count_nonzero(DctDataset([item], crop=None, quality=q, resize=96).image(0).planes[0]) for q in (10, 90)}
+    assert nz[10] < nz[90]
+    # resize without quality: the float DCT of the resized pixels (no quantization table)
+    assert not DctDataset([item], crop=None, resize=96).image(0).quantized
+
+    px = PixelDataset([item], size=64, resize=96, quality=30, encode_whole=True, normalize=False)
+    decoded = np.asarray(Image.open(BytesIO(buf.getvalue())).convert("RGB"))
+    top, left = (96 - 64) // 2, (144 - 64) // 2
+    expected = decoded[top:top + 64, left:left + 64]
+    assert np.abs(px.pixels(0).astype(int) - expected).max() <= 1  # libjpeg-turbo vs Pillow's IDCT rounding
+    # the default order encodes the crop, not the image
+    assert not np.array_equal(PixelDataset([item], size=64, resize=96, quality=30).pixels(0), px.pixels(0))
+    with pytest.raises(ValueError, match="quality"):
+        DctDataset([item], quality=0)
+    with pytest.raises(ValueError, match="resize"):
+        PixelDataset([item], resize=4)
+
+
+def test_split_items_is_seeded_and_disjoint():
+    from codeclens.dctdata import split_items
+
+    items = [Item(f"p{i}.jpg", i % 3) for i in range(10)] + [Item("single.jpg", 7)]
+    a, b = split_items(items, 0.8, seed=1)
+    assert (len(a), len(b)) == (9, 2) and set(map(id, a)).isdisjoint(map(id, b))
+    assert split_items(items, 0.8, seed=1) == (a, b) and split_items(items, 0.8, seed=2) != (a, b)
+    per_class = split_items(items, 0.5, by_class=True)
+    assert sorted(it.label for it in per_class[0]) == [0, 0, 1, 1, 2, 2, 7]  # 4/3/3 items: 2 of each, the single one
+    with pytest.raises(ValueError, match="fraction"):
+        split_items(items, 1.0)

@@ -12,8 +12,16 @@ from codeclens import jpeg
 from codeclens.data import sample_photos
 from codeclens.dctdata import DctDataset, collate, items_of
 from codeclens.models import resnet
-from codeclens.models.complexity import SLIDE_TABLE, count_flops, count_macs, count_parameters, format_table
-from codeclens.models.dct_resnet import DctResNet50, dct_resnet50
+from codeclens.models.complexity import (
+    SLIDE_TABLE,
+    complexity_table,
+    count_flops,
+    count_macs,
+    count_parameters,
+    count_parameters_keras,
+    format_table,
+)
+from codeclens.models.dct_resnet import DctLateConcat, DctResNet50, dct_resnet50
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -67,7 +75,8 @@ def test_resnet18_forward_backward_on_photo():
     assert model.conv1.weight.grad is not None
 
 
-@pytest.mark.parametrize(("bands", "variant"), [(64, "widened"), (32, "widened"), (16, "widened"), (64, "literal")])
+@pytest.mark.parametrize(("bands", "variant"), [(64, "upsampling-rfa"), (32, "upsampling-rfa"), (16, "upsampling-rfa"),
+                                               (16, "widened"), (16, "literal")])
 def test_dct_resnet50_forward_backward_on_real_photos(dct_batch, bands, variant):
     x, y = dct_batch
     x = torch.cat([x[:, c * 64 : c * 64 + bands] for c in range(3)], dim=1)  # FBS: the first n per component
@@ -79,6 +88,61 @@ def test_dct_resnet50_forward_backward_on_real_photos(dct_batch, bands, variant)
     grads = [p.grad for p in model.parameters()]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
     assert model.layer1[0].conv1.in_channels == 3 * bands
+
+
+def test_upsampling_rfa_structure_and_resnet50_weights():
+    """Gueguen's UpSampling-RFA: CB (k=1, s=1), IB (k=2), IB at stage-4 widths (n = 64), stage 3 at stride 1,
+    stages 4-5 as ResNet-50 under torchvision's names, so ResNet-50 weights load there."""
+    model = dct_resnet50(64)
+    assert isinstance(model, DctResNet50) and model.variant == "upsampling-rfa"
+    assert [b.conv2.kernel_size for b in model.layer1] == [(1, 1), (2, 2), (3, 3)]
+    assert [model.layer1[0].conv1.out_channels, model.layer1[0].conv3.out_channels] == [256, 1024]
+    assert model.layer1[0].conv1.stride == (1, 1) and model.layer2[0].conv1.stride == (1, 1)
+    assert model.layer2[0].downsample is not None  # a conv block: projection shortcut
+    assert dct_resnet50(32).layer2[0].downsample is not None  # also where 16n = 512 needs no reshaping
+    feats = {}
+    model.layer1.register_forward_hook(lambda m, i, o: feats.update(l1=tuple(o.shape)))
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, 192, 28, 28))
+    assert feats["l1"] == (1, 1024, 28, 28)  # the even-kernel block keeps the grid ("same" padding)
+    rgb = resnet.resnet50(stride_in_1x1=True).state_dict()
+    same = {k: v for k, v in rgb.items() if k.startswith(("layer3.", "layer4.", "fc.", "layer2.1.", "layer2.2.",
+                                                          "layer2.3."))}
+    missing, unexpected = model.load_state_dict(same, strict=False)
+    assert not unexpected and all(k.startswith(("input_bn", "layer1.", "layer2.0.")) for k in missing)
+    torch.testing.assert_close(model.layer4[2].conv3.weight, rgb["layer4.2.conv3.weight"])
+
+
+def test_late_concat_rfa_on_native_tensors(tmp_path):
+    """Late-Concat-RFA(-Thinner) on the 'native' layout of real photos (Y at 1/8, Cb/Cr at 1/16)."""
+    items = items_of(sample_photos())[:2]
+    ds = DctDataset(items, bands=8, layout="native", crop=32)
+    stats = ds.compute_stats()
+    x, y = collate([(stats.normalize(ds.tensor(i, normalize=False)), i) for i in range(2)])
+    assert [tuple(t.shape) for t in x] == [(2, 8, 4, 4), (2, 8, 2, 2), (2, 8, 2, 2)]
+    for thinner in (False, True):
+        model = dct_resnet50(8, num_classes=3, variant="late-concat-rfa-thinner" if thinner else "late-concat-rfa")
+        assert isinstance(model, DctLateConcat)
+        logits = model(x)
+        assert logits.shape == (2, 3) and torch.isfinite(logits).all()
+        nn.functional.cross_entropy(logits, y).backward()
+        assert model.chroma[0].conv1.weight.grad is not None and model.layer1[0].conv1.weight.grad is not None
+        # Y and chroma branches fill ResNet-50's 1024 stage-4 channels between them
+        split = (768, 256) if thinner else (512, 512)
+        assert (model.y_down[0].conv3.out_channels, model.chroma[0].conv3.out_channels) == split
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model((x[0], torch.cat([x[1], x[2]], 1))), model(x))  # (Y, CbCr) works too
+    rgb = resnet.resnet50(stride_in_1x1=True).state_dict()
+    missing, unexpected = model.load_state_dict({k: v for k, v in rgb.items() if k.startswith(("layer3.", "layer4."))},
+                                                strict=False)
+    assert [k for k in unexpected if not k.startswith("layer3.0.")] == []  # stage 4's conv block is split in two
+    assert not any(k.startswith(("layer3.", "layer4.")) for k in missing)
+    with pytest.raises(ValueError, match="half the luma grid"):
+        model((x[0], x[1][:, :, :1], x[2][:, :, :1]))
+    with pytest.raises(ValueError, match="'native' layout"):
+        model(torch.zeros(2, 24, 4, 4))
 
 
 def test_dct_resnet50_geometry_and_errors():
@@ -95,6 +159,31 @@ def test_dct_resnet50_geometry_and_errors():
         DctResNet50(bands=0)
     with pytest.raises(ValueError, match="variant"):
         DctResNet50(variant="wide")
+    with pytest.raises(ValueError, match="DctLateConcat"):
+        DctResNet50(variant="late-concat-rfa")
+    with pytest.raises(ValueError, match="stride 1"):
+        resnet.Bottleneck(64, 16, stride=2, kernel_size=2)
+
+
+# The ICIP'20 slides, "Network Complexity" (GFLOPs = multiply-adds, parameters in millions).
+SLIDES = {"3x1": (3.86, 25.6), "3x64": (5.40, 28.4), "3x32": (3.68, 26.2), "3x16": (3.18, 25.6)}
+
+
+def test_complexity_matches_the_slides_within_one_percent():
+    """All four rows of the slides' table, counted from the models (hooks and torch's flop counter)."""
+    assert SLIDE_TABLE == SLIDES
+    rows = [r for r in complexity_table(variants=("upsampling-rfa",)) if r.slide_gflops is not None]
+    assert [r.input_channels for r in rows] == ["3x1", "3x64", "3x32", "3x16"]
+    assert "UpSampling-RFA" in rows[1].approach
+    for r in rows:
+        gflops, params_m = SLIDES[r.input_channels]
+        assert r.gmacs == pytest.approx(r.gflops_torch / 2, rel=1e-9)  # the two counters agree
+        assert abs(r.gmacs / gflops - 1) < 0.01, (r.input_channels, r.gmacs, gflops)
+        assert abs(r.params_m / params_m - 1) < 0.01, (r.input_channels, r.params_m, params_m)
+        assert abs(r.params_keras / 1e6 / params_m - 1) < 0.005  # Keras' count (biases, BN statistics)
+    # exact counts of this reading (28x28 blocks): 5.397 / 3.685 / 3.193 GMACs
+    assert [round(r.gmacs, 3) for r in rows[1:]] == [5.397, 3.685, 3.193]
+    assert [round(r.params / 1e6, 2) for r in rows[1:]] == [28.31, 26.12, 25.49]
 
 
 def test_complexity_is_counted_from_the_model():
@@ -105,21 +194,28 @@ def test_complexity_is_counted_from_the_model():
     small = torch.zeros(1, 3, 64, 64)
     small_macs = count_macs(v1, small)
     assert count_flops(v1, small) == 2 * small_macs
-    # Changing the model changes the count: every FBS step removes work in the widened reading.
+    # Changing the model changes the count: every FBS step removes work.
     counts = {n: count_macs(dct_resnet50(n), torch.zeros(1, 3 * n, 28, 28)) for n in (16, 32)}
     assert counts[16] < counts[32]
-    # Hand count of the first convolution of the DCT net: 28x28 outputs x (48 -> 48) 1x1.
+    # The meta-device count of complexity_table equals a real forward pass.
+    with torch.device("meta"):
+        meta_model = dct_resnet50(16)
+    assert count_macs(meta_model, torch.zeros(1, 48, 8, 8, device="meta")) == \
+        count_macs(dct_resnet50(16), torch.zeros(1, 48, 8, 8))
+    # Hand count of the first convolution of the DCT net: 28x28 outputs x (48 -> 4n = 64) 1x1.
     m = dct_resnet50(16)
-    assert count_macs(m.layer1[0].conv1, torch.zeros(1, 48, 28, 28)) == 28 * 28 * 48 * 48
+    assert count_macs(m.layer1[0].conv1, torch.zeros(1, 48, 28, 28)) == 28 * 28 * 48 * 64
+    # Keras' parameter count of ResNet-50 (keras.applications.ResNet50().count_params()).
+    assert count_parameters_keras(v1) == 25_636_712
 
 
 def test_complexity_table_format():
     from codeclens.models.complexity import ComplexityRow
 
-    row = ComplexityRow("x", "3x64", (192, 28, 28), 28_000_000, 5.0, 10.0, 5.40, 28.4)
+    row = ComplexityRow("x", "3x64", (192, 28, 28), 28_000_000, 28_100_000, 5.0, 10.0, 5.40, 28.4)
     assert round(row.gflops_diff_pct, 2) == round(100 * (5.0 / 5.4 - 1), 2)
     text = format_table([row])
-    assert "| x | 3x64 | 5.00 | 28.00M | 5.40 | 28.4M |" in text
+    assert "| x | 3x64 | 5.00 | 28.00M | 28.10M | 5.40 | 28.4M | -7.4% | -1.4% |" in text
 
 
 def test_parallel_topology_shares_weights_and_trains(tmp_path):
@@ -176,12 +272,42 @@ def test_parallel_topology_shares_weights_and_trains(tmp_path):
     loss.backward()
     assert model.fc.weight.grad is not None and backbone.net._conv_head.weight.grad is not None
     assert backbone.net._conv_stem.weight.grad is None
-    # plateau mode: the stage advances after `patience` epochs without improvement
-    plateau = StagedUnfreezing(model, patience=2)
+    # plateau mode (the default, patience 2): the stage advances after 2 epochs without improvement of the
+    # validation loss (the training loss stands in without validation), or of the top-1 error
+    plateau = StagedUnfreezing(model)
+    assert (plateau.patience, plateau.epochs_per_stage) == (2, None)
     with pytest.raises(ValueError, match="not both"):
         StagedUnfreezing(model, epochs_per_stage=1, patience=1)
+    with pytest.raises(ValueError, match="metric"):
+        StagedUnfreezing(model, metric="train_loss")
     hist = [{"train_loss": v} for v in (3.0, 2.0, 2.5, 2.4, 1.0)]
     assert [plateau.stage_for(hist, e) for e in range(6)] == [0, 0, 0, 0, 1, 1]
+    hist = [{"train_loss": 1.0, "val_loss": v, "val_top1": a} for v, a in ((3.0, 0.1), (2.0, 0.1), (1.5, 0.1))]
+    assert plateau.stage_for(hist, 3) == 0
+    assert StagedUnfreezing(model, metric="val_error").stage_for(hist, 3) == 1  # top-1 flat for 2 epochs
+
+
+def test_parallel_topology_on_a_resnet_backbone(tmp_path):
+    """Any registry network with weights: a ResNet from a weights file, unfrozen by stage from the top."""
+    from codeclens.models.parallel import ParallelTopology, ResNetFeatures, StagedUnfreezing, backbone_of
+    from codeclens.models.registry import load_network
+
+    torch.save(resnet.resnet18().state_dict(), tmp_path / "r18.pth")
+    net = load_network("resnet18", tmp_path / "r18.pth")
+    backbone = backbone_of(net)
+    assert isinstance(backbone, ResNetFeatures) and backbone.feature_dim == 512
+    model = ParallelTopology(backbone, versions=2, num_classes=1000, head_init="mean")
+    model.eval()
+    x = torch.randn(2, 2, 3, 64, 64)
+    with torch.no_grad():
+        mean_logits = (net.module(x[:, 0]) + net.module(x[:, 1])) / 2
+        torch.testing.assert_close(model(x), mean_logits, atol=1e-4, rtol=1e-4)
+    schedule = StagedUnfreezing(model, epochs_per_stage=1)
+    schedule.apply(1)
+    trainable = {n.split(".")[2] for n, p in model.named_parameters() if p.requires_grad and n.startswith("backbone")}
+    assert trainable == {"layer4"}
+    with pytest.raises(ValueError, match="pooled features"):
+        backbone_of(nn.Linear(3, 3))
 
 
 def small_frozen_classifier():

@@ -77,6 +77,48 @@ def test_resume_continues_exactly(tmp_path):
     assert (tmp_path / "b" / "best.pt").exists()
 
 
+def test_running_average_of_the_weights(tmp_path):
+    """ema_decay: an AveragedModel updated after every step with TensorFlow's warm-up decay, used for the
+    validation metrics, saved with the checkpoint and restored on resume."""
+    from torch import nn
+
+    torch.manual_seed(0)
+    seen = []
+
+    class Probe(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 3)
+
+        def forward(self, x):
+            if self.training:
+                seen.append(self.lin.weight.detach().clone())  # the weights before this step
+            return self.lin(x)
+
+    xs, ys = torch.randn(12, 4), torch.randint(0, 3, (12,))
+    batches = [(xs[i:i + 3], ys[i:i + 3]) for i in range(0, 12, 3)]
+    decay = 0.5
+    cfg = TrainConfig(epochs=2, lr=0.5, optimizer="sgd", schedule="constant", device="cpu", ema_decay=decay)
+    trainer = Trainer(Probe(), batches, tmp_path / "ema", cfg, val_loader=batches, quiet=True)
+    history = trainer.fit()
+    weights = [*seen[1:], trainer.model.lin.weight.detach()]  # w_1 .. w_8, the weights after each step
+    expected = weights[0].clone()
+    for t, w in enumerate(weights[1:], start=1):
+        d = min(decay, (1 + t) / (10 + t))
+        expected = d * expected + (1 - d) * w
+    torch.testing.assert_close(trainer.eval_model.lin.weight, expected)
+    assert not torch.allclose(trainer.eval_model.lin.weight, trainer.model.lin.weight)
+    from codeclens.training.loop import evaluate
+
+    val = evaluate(trainer.eval_model, batches, torch.device("cpu"))
+    assert history[-1]["val_loss"] == pytest.approx(val["loss"])  # validation used the averaged weights
+    resumed = Trainer(Probe(), batches, tmp_path / "ema", cfg, val_loader=batches, quiet=True)
+    resumed.load(tmp_path / "ema" / "last.pt")
+    torch.testing.assert_close(resumed.eval_model.lin.weight, expected)
+    with pytest.raises(ValueError, match="ema_decay"):
+        TrainConfig(ema_decay=1.0)
+
+
 def test_topk_and_config_errors():
     logits = torch.tensor([[0.1, 0.9, 0.0], [0.8, 0.1, 0.1]])
     assert topk_correct(logits, torch.tensor([1, 2])) == {1: 1, 5: 2}
@@ -111,6 +153,40 @@ def test_cli_fit_resume_and_stats(tmp_path, capsys):
     assert json.loads(stats_path.read_text())["settings"]["images"] == 20
     with pytest.raises(SystemExit):
         main(["train", "fit", "--model", "vgg"])
+
+
+def test_cli_parallel_holds_out_validation_photos(tmp_path, capsys):
+    """train parallel: the validation photos are never trained on (a held-out share of --data, or --val that
+    shares no photo with --data); staged unfreezing on plateaus; the averaged weights are evaluated."""
+    out = tmp_path / "par"
+    args = ["train", "parallel", "--qualities", "orig", "10", "--size", "64", "--epochs", "1", "--batch-size", "10",
+            "--device", "cpu", "--quiet", "--out", str(out)]
+    assert main(args) == 0
+    spec = json.loads((out / "config.json").read_text())
+    assert (spec["spec"]["train_photos"], spec["spec"]["val_photos"]) == (16, 4)
+    assert spec["config"]["ema_decay"] == 0.9999 and spec["spec"]["backbone"] == "efficientnet-lite0"
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert row["epoch"] == 1 and 0.0 <= row["val_top1"] <= 1.0
+    assert "averaged" in torch.load(out / "last.pt", weights_only=False)
+    assert main(args[:2] + ["--val", "samples", "--out", str(tmp_path / "bad")]) == 2
+    assert "must not be trained on" in capsys.readouterr().err
+    assert main(args[:2] + ["--backbone", "resnet50", "--out", str(tmp_path / "bad")]) == 2
+    assert "needs a weights file" in capsys.readouterr().err
+
+
+def test_cli_fit_quality_applies_to_dct_networks(tmp_path):
+    """train fit --quality/--resize re-encode the images before the DCT network reads coefficients; a
+    Late-Concat variant reads the native layout."""
+    out = tmp_path / "lc"
+    photos = tmp_path / "three.csv"
+    photos.write_text("".join(f"{p.path},{k}\n" for k, p in enumerate(sample_photos()[:3])))
+    assert main(["train", "fit", "--model", "dct-resnet50", "--variant", "late-concat-rfa", "--bands", "4",
+                 "--data", str(photos), "--crop", "32", "--quality", "30", "--resize", "48", "--epochs", "1",
+                 "--batch-size", "3", "--device", "cpu", "--quiet", "--out", str(out)]) == 0
+    settings = json.loads((out / "dct_stats.json").read_text())["settings"]
+    assert (settings["quality"], settings["resize"], settings["layout"], settings["split"]) == (30, 48, "native",
+                                                                                               [4, 4, 4])
+    assert json.loads((out / "config.json").read_text())["spec"]["quality"] == 30
 
 
 def test_friedland_tiny_grid(tmp_path):

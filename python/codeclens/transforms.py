@@ -57,18 +57,12 @@ def scaled_size(width: int, height: int, scale: float) -> tuple[int, int]:
     return max(1, int(width * scale + 0.5)), max(1, int(height * scale + 0.5))
 
 
-def rescale(array: np.ndarray, scale: float, filter: str = DEFAULT_FILTER) -> np.ndarray:
-    """Resize by ``scale`` (1, 1/2, 1/4, 1/8) with the named filter; scale 1 returns the input."""
+def _resize(array: np.ndarray, size: tuple[int, int], filter: str) -> np.ndarray:
+    """Pillow resize of a checked array to (width, height) with a named filter (antialiased when reducing)."""
     from PIL import Image
 
-    array = check_image(array)
-    scale = parse_scale(scale)
     if filter not in FILTERS:
         raise ValueError(f"filter must be one of {FILTERS}, got {filter!r}")
-    if scale == 1.0:
-        return array
-    h, w = array.shape[:2]
-    size = scaled_size(w, h, scale)
     resample = {
         "lanczos": Image.Resampling.LANCZOS,
         "box": Image.Resampling.BOX,
@@ -76,6 +70,38 @@ def rescale(array: np.ndarray, scale: float, filter: str = DEFAULT_FILTER) -> np
         "bicubic": Image.Resampling.BICUBIC,
     }[filter]
     return np.asarray(Image.fromarray(array).resize(size, resample=resample, reducing_gap=None))
+
+
+def rescale(array: np.ndarray, scale: float, filter: str = DEFAULT_FILTER) -> np.ndarray:
+    """Resize by ``scale`` (1, 1/2, 1/4, 1/8) with the named filter; scale 1 returns the input."""
+    array = check_image(array)
+    scale = parse_scale(scale)
+    if filter not in FILTERS:
+        raise ValueError(f"filter must be one of {FILTERS}, got {filter!r}")
+    if scale == 1.0:
+        return array
+    h, w = array.shape[:2]
+    return _resize(array, scaled_size(w, h, scale), filter)
+
+
+def short_side_size(width: int, height: int, size: int) -> tuple[int, int]:
+    """Output (width, height) with the shorter side ``size`` and the aspect ratio kept (nearest integer, >= 1)."""
+    s = size / min(width, height)
+    return max(1, round(width * s)), max(1, round(height * s))
+
+
+def resize_short_side(array: np.ndarray, size: int, filter: str = "bilinear") -> np.ndarray:
+    """Resize so that the shorter side is ``size`` pixels (``short_side_size``) with the named Pillow filter
+    (antialiased when reducing); an image already that size is returned as is."""
+    array = check_image(array)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"size: expected a positive number of pixels, got {size!r}")
+    h, w = array.shape[:2]
+    if min(h, w) == size:
+        if filter not in FILTERS:
+            raise ValueError(f"filter must be one of {FILTERS}, got {filter!r}")
+        return array
+    return _resize(array, short_side_size(w, h, size), filter)
 
 
 def to_gray(array: np.ndarray) -> np.ndarray:

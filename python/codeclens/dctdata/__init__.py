@@ -15,6 +15,8 @@ from .dataset import (
     items_of,
     load_dct,
     make_loader,
+    recompress,
+    split_items,
     to_device,
 )
 from .image import DctImage, center_crop, crop, from_pixels, hflip, pad_to, random_crop, read_dct, rgb_to_ycbcr
@@ -41,7 +43,9 @@ __all__ = [
     "pad_to",
     "random_crop",
     "read_dct",
+    "recompress",
     "rgb_to_ycbcr",
+    "split_items",
     "to_device",
     "upsample_to_luma",
 ]

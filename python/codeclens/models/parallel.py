@@ -2,15 +2,16 @@
 
 N copies of one backbone with *shared weights* see the original image and its JPEG versions (made on the fly
 by the ``jpeg`` codec of :mod:`codeclens.codecs`: QF 100, 90, ..., 10 gives N = 11); the pooled features of the
-N branches (the backbone without its
-last fully connected layer) are concatenated into one final fully connected layer. Training follows the
-paper's staged unfreezing: first the new final layer alone (backbone frozen, lr 0.01), then, each time the
-validation loss plateaus (or after a fixed number of epochs), the learning rate is divided by 10 and the next
-block of the backbone from the top is unfrozen, keeping the weights trained so far.
+N branches (the backbone without its last fully connected layer) are concatenated into one final fully
+connected layer. Training follows the paper's section 4.2: first the new final layer alone (backbone frozen,
+lr 0.01); each time the validation error reaches a plateau the learning rate is divided by 10 and the next
+block of the backbone from the top is unfrozen, keeping the weights trained so far (``StagedUnfreezing``;
+a fixed number of epochs per stage is the alternative); evaluation uses a running average of the weights
+(``TrainConfig.ema_decay`` of :mod:`codeclens.training.loop`).
 
-The backbone is the embedded EfficientNet-Lite0 (from :func:`codeclens.models.registry.load_network`, with its
-TF-style :class:`~codeclens.models.preprocess.Preprocess`) or any network with ``features(x) -> (B, D)``
-(``codeclens.models.resnet``).
+The backbone is any registry network with pretrained weights (:func:`backbone_of` on
+:func:`codeclens.models.registry.load_network`): the embedded EfficientNet-Lite0 or a torchvision-style ResNet
+from a weights file, each with its own :class:`~codeclens.models.preprocess.Preprocess`.
 """
 
 from __future__ import annotations
@@ -45,8 +46,10 @@ __all__ = [
     "EfficientNetLite0Features",
     "JpegVersions",
     "ParallelTopology",
+    "ResNetFeatures",
     "StagedUnfreezing",
     "VersionsDataset",
+    "backbone_of",
 ]
 
 #: The 2021 paper's versions: the original (None) and QF 100, 90, ..., 10.
@@ -90,6 +93,47 @@ class EfficientNetLite0Features(nn.Module):
         groups += [list(s) for s in reversed(stages)]
         groups.append([self.net._conv_stem, self.net._bn0])
         return groups
+
+
+class ResNetFeatures(nn.Module):
+    """A ``codeclens.models.resnet`` ResNet without its classifier: ``features(x) -> (B, 512 * expansion)``;
+    ``fc`` is the original head. Unfreezing goes by stage from the top (the paper's "Block4" of ResNet-50 V2 is
+    the last stage, ``layer4``), then the stem."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.net: Any = model
+        self.feature_dim: int = cast(nn.Linear, model.fc).in_features
+
+    @property
+    def fc(self) -> nn.Linear:
+        return cast(nn.Linear, self.net.fc)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return cast(torch.Tensor, self.net.features(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return cast(torch.Tensor, self.net(x))
+
+    def unfreeze_groups(self) -> list[list[nn.Module]]:
+        n = self.net
+        return [[n.layer4], [n.layer3], [n.layer2], [n.layer1], [n.conv1, n.bn1]]
+
+
+def backbone_of(network: Any) -> nn.Module:
+    """The topology's backbone for a :class:`~codeclens.models.registry.Network` (or its module): the embedded
+    EfficientNet-Lite0 or a ``codeclens.models.resnet`` ResNet. ValueError for networks without a known feature
+    extractor (a TorchScript file is opaque)."""
+    from .resnet import ResNet
+
+    module = getattr(network, "module", network)
+    if isinstance(module, ResNet):
+        return ResNetFeatures(module)
+    if all(hasattr(module, a) for a in ("extract_features", "_avg_pooling", "_fc", "_blocks")):
+        return EfficientNetLite0Features(module)
+    name = getattr(network, "name", type(module).__name__)
+    raise ValueError(f"backbone {name!r}: the parallel topology needs the network's pooled features and blocks; "
+                     "use efficientnet-lite0 or a ResNet (resnet18 ... resnet152 with --weights)")
 
 
 class JpegVersions:
@@ -195,35 +239,45 @@ class StagedUnfreezing:
     """The paper's schedule as a ``Trainer`` epoch hook.
 
     Stage 0 trains the final layer only at ``lr``; stage s also trains the s top groups of the backbone
-    (``backbone.unfreeze_groups()``, or ``groups``) at ``lr * decay**s``. The stage advances after
-    ``epochs_per_stage`` epochs (default 2), or (``patience``) when the validation loss (training loss without a
-    validation set) has not improved for ``patience`` epochs. The stage is derived from the recorded history,
-    so a resumed run continues in the same stage. ``max_stage`` caps it (the paper stopped at the second
-    block of ResNet-50 V2 and the fourth of Inception V3 for memory).
+    (``backbone.unfreeze_groups()``, or ``groups``) at ``lr * decay**s``. The stage advances when the validation
+    error reaches a plateau -- ``metric`` ("val_loss", default, or "val_error": 1 - top-1) has not improved for
+    ``patience`` epochs (default 2) -- or, with ``epochs_per_stage``, after a fixed number of epochs. Without a
+    validation column in the history the training loss stands in. The stage is derived from the recorded
+    history, so a resumed run continues in the same stage. ``max_stage`` caps it (the paper stopped at the
+    second block of ResNet-50 V2 and the fourth of Inception V3 for memory).
     """
+
+    METRICS = ("val_loss", "val_error")
 
     def __init__(self, model: ParallelTopology, lr: float = 0.01, decay: float = 0.1,
                  epochs_per_stage: int | None = None, patience: int | None = None, max_stage: int | None = None,
-                 groups: list[list[nn.Module]] | None = None) -> None:
+                 groups: list[list[nn.Module]] | None = None, metric: str = "val_loss") -> None:
         if epochs_per_stage is not None and patience is not None:
             raise ValueError("give one of epochs_per_stage and patience, not both")
         if epochs_per_stage is None and patience is None:
-            epochs_per_stage = 2
+            patience = 2
         if (epochs_per_stage is not None and epochs_per_stage < 1) or (patience is not None and patience < 1):
             raise ValueError("epochs_per_stage and patience must be >= 1")
+        if metric not in self.METRICS:
+            raise ValueError(f"metric: expected one of {self.METRICS}, got {metric!r}")
         self.model = model
         self.groups = groups if groups is not None else cast(Backbone, model.backbone).unfreeze_groups()
-        self.lr, self.decay = lr, decay
+        self.lr, self.decay, self.metric = lr, decay, metric
         self.epochs_per_stage, self.patience = epochs_per_stage, patience
         self.max_stage = len(self.groups) if max_stage is None else min(max_stage, len(self.groups))
         self.stage: int | None = None
+
+    def _value(self, row: dict) -> float:
+        if self.metric == "val_error" and "val_top1" in row:
+            return 1.0 - float(row["val_top1"])
+        return float(row.get("val_loss", row["train_loss"]))
 
     def stage_for(self, history: list[dict], epoch: int) -> int:
         if self.epochs_per_stage is not None:
             return min(epoch // self.epochs_per_stage, self.max_stage)
         stage, best, since = 0, float("inf"), 0
         for row in history[:epoch]:
-            v = row.get("val_loss", row["train_loss"])
+            v = self._value(row)
             if v < best - 1e-4:
                 best, since = v, 0
             else:

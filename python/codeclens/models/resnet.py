@@ -11,7 +11,7 @@ Input: float (B, 3, H, W) normalised as the weights expect (torchvision: ImageNe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 
 import torch
@@ -21,6 +21,7 @@ __all__ = [
     "BasicBlock",
     "Bottleneck",
     "ResNet",
+    "SameConv2d",
     "resnet18",
     "resnet34",
     "resnet50",
@@ -39,6 +40,19 @@ def conv3x3(in_planes: int, out_planes: int, stride: int = 1, groups: int = 1) -
 def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
     """1x1 convolution, no bias."""
     return nn.Conv2d(in_planes, out_planes, 1, stride=stride, bias=False)
+
+
+class SameConv2d(nn.Conv2d):
+    """Stride-1 k x k convolution, no bias, whose output keeps the input's size for any k, even ones: Keras'
+    ``padding="same"`` (the odd extra row and column of zeros go after), without torch's even-kernel warning."""
+
+    def __init__(self, in_planes: int, out_planes: int, kernel_size: int, groups: int = 1) -> None:
+        super().__init__(in_planes, out_planes, kernel_size, stride=1, padding=0, groups=groups, bias=False)
+        t = kernel_size - 1
+        self.pad = (t // 2, t - t // 2, t // 2, t - t // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(nn.functional.pad(x, self.pad) if any(self.pad) else x)
 
 
 class BasicBlock(nn.Module):
@@ -80,6 +94,8 @@ class Bottleneck(nn.Module):
     """1x1 reduce, 3x3, 1x1 expand (x4) with a residual connection (ResNet-50/101/152).
 
     The stride sits on the 3x3 convolution (torchvision, "v1.5") unless ``stride_in_1x1`` (He et al., "v1").
+    ``kernel_size`` other than 3 changes the middle convolution (Gueguen et al.'s blocks with k = 1 and 2; stride
+    1 only, Keras "same" padding); ``out_channels`` the output (default ``planes * 4``).
     """
 
     expansion = 4
@@ -94,17 +110,23 @@ class Bottleneck(nn.Module):
         base_width: int = 64,
         norm_layer: NormLayer | None = None,
         stride_in_1x1: bool = False,
+        kernel_size: int = 3,
+        out_channels: int | None = None,
     ) -> None:
         super().__init__()
         norm_layer = norm_layer or nn.BatchNorm2d
         width = int(planes * (base_width / 64.0)) * groups
         s1, s3 = (stride, 1) if stride_in_1x1 else (1, stride)
+        if kernel_size != 3 and s3 != 1:
+            raise ValueError(f"a {kernel_size}x{kernel_size} middle convolution needs stride 1 there, got {s3}")
         self.conv1 = conv1x1(inplanes, width, s1)
         self.bn1 = norm_layer(width)
-        self.conv2 = conv3x3(width, width, s3, groups)
+        self.conv2 = conv3x3(width, width, s3, groups) if kernel_size == 3 else SameConv2d(width, width, kernel_size,
+                                                                                            groups)
         self.bn2 = norm_layer(width)
-        self.conv3 = conv1x1(width, planes * self.expansion)
-        self.bn3 = norm_layer(planes * self.expansion)
+        out = planes * self.expansion if out_channels is None else out_channels
+        self.conv3 = conv1x1(width, out)
+        self.bn3 = norm_layer(out)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
         self.stride = stride
@@ -130,16 +152,36 @@ def make_stage(
     base_width: int = 64,
     norm_layer: NormLayer | None = None,
     stride_in_1x1: bool = False,
+    kernel_sizes: Sequence[int] | None = None,
+    out_channels: int | None = None,
+    projection: bool = False,
 ) -> nn.Sequential:
-    """One ResNet stage: a first block (projection shortcut when the shape changes) plus blocks-1 more."""
+    """One ResNet stage: a first block (projection shortcut when the shape changes) plus blocks-1 more.
+
+    ``kernel_sizes``: the middle convolution of each block (Bottleneck only; default 3 everywhere).
+    ``out_channels``: the stage's output channels (Bottleneck only; default ``planes * 4``), for the DCT
+    networks whose branches split a stage's channels. ``projection``: give the first block a projection
+    shortcut even when the shape does not change (Keras' "conv block", which always has one).
+    """
     norm_layer = norm_layer or nn.BatchNorm2d
+    kernels = [3] * blocks if kernel_sizes is None else [int(k) for k in kernel_sizes]
+    if len(kernels) != blocks:
+        raise ValueError(f"kernel_sizes: expected {blocks} values, got {len(kernels)}")
+    out = planes * block.expansion if out_channels is None else int(out_channels)
+    if block is not Bottleneck and (any(k != 3 for k in kernels) or out != planes * block.expansion):
+        raise ValueError("kernel_sizes and out_channels apply to Bottleneck stages only")
     downsample = None
-    if stride != 1 or inplanes != planes * block.expansion:
-        downsample = nn.Sequential(conv1x1(inplanes, planes * block.expansion, stride),
-                                   norm_layer(planes * block.expansion))
-    layers = [block(inplanes, planes, stride, downsample, groups, base_width, norm_layer, stride_in_1x1)]
-    for _ in range(1, blocks):
-        layers.append(block(planes * block.expansion, planes, 1, None, groups, base_width, norm_layer, stride_in_1x1))
+    if projection or stride != 1 or inplanes != out:
+        downsample = nn.Sequential(conv1x1(inplanes, out, stride), norm_layer(out))
+
+    def make(i: int, cin: int, s: int, down: nn.Module | None) -> nn.Module:
+        if block is BasicBlock:
+            return BasicBlock(cin, planes, s, down, groups, base_width, norm_layer, stride_in_1x1)
+        return Bottleneck(cin, planes, s, down, groups, base_width, norm_layer, stride_in_1x1, kernels[i], out)
+
+    layers = [make(0, inplanes, stride, downsample)]
+    for i in range(1, blocks):
+        layers.append(make(i, out, 1, None))
     return nn.Sequential(*layers)
 
 

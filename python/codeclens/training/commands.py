@@ -5,7 +5,8 @@ experiments. Registration imports nothing heavy; torch is imported inside the co
     codeclens train dct-stats --data DIR --bands 32 --out stats.json
     codeclens train complexity
     codeclens train friedland --qualities orig 90 50 20 10 5 --widths 4 8 16
-    codeclens train parallel --epochs 6 --epochs-per-stage 2
+    codeclens train parallel --backbone resnet50 --weights resnet50.pth --data train/ --val val/
+    codeclens train dos-santos --experiments quality --epochs 2 --limit 8
     codeclens train pretransform --lam 1.0 --epochs 3 --codecs jpeg jpeg2000 hevc
 """
 
@@ -33,12 +34,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    choices=["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "dct-resnet50", "small-cnn",
                             "dct-cnn"])
     f.add_argument("--bands", type=int, default=64, help="DCT networks: lowest zigzag frequencies per component (FBS)")
-    f.add_argument("--variant", default="widened", choices=["widened", "literal"], help="dct-resnet50 reading")
+    f.add_argument("--variant", default="upsampling-rfa",
+                   choices=["upsampling-rfa", "late-concat-rfa", "late-concat-rfa-thinner", "widened", "literal"],
+                   help="dct-resnet50 network (Gueguen et al.'s; the late-concat ones read the 'native' layout)")
     f.add_argument("--width", type=int, default=16, help="small-cnn / dct-cnn base width")
     f.add_argument("--data", default="samples", help=DATA_HELP)
     f.add_argument("--val", default=None, help="validation data (same forms as --data)")
     f.add_argument("--crop", type=int, default=224, help="crop size in pixels (multiple of 16)")
-    f.add_argument("--quality", type=int, default=None, help="pixel networks: train on JPEG at this quality")
+    f.add_argument("--quality", type=int, default=None,
+                   help="re-encode every image as JPEG at this quality (DCT networks read its coefficients)")
+    f.add_argument("--resize", type=int, default=None,
+                   help="shorter side in pixels before cropping (default: crop x 8/7 for pixel networks, the "
+                        "stored size for DCT networks)")
     f.add_argument("--stats", default=None, help="DCT statistics file (codeclens train dct-stats); default: computed")
     f.add_argument("--quantized", action="store_true", help="DCT networks: quantized values instead of dequantized")
     _common(f, epochs=10, lr=0.05)
@@ -70,17 +77,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fr.add_argument("--out", default="runs/friedland")
     fr.set_defaults(func=run_friedland_cmd)
 
-    pa = sub.add_parser("parallel", help="the 2021 parallel-input topology on EfficientNet-Lite0, staged unfreezing")
+    pa = sub.add_parser("parallel", help="the 2021 parallel-input topology (11 shared-weight branches), staged "
+                                         "unfreezing on validation plateaus, evaluated with averaged weights")
+    pa.add_argument("--backbone", default="efficientnet-lite0",
+                    choices=["efficientnet-lite0", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152"],
+                    help="a registry network with ImageNet weights (ResNets need --weights)")
+    pa.add_argument("--weights", default=None, help="the backbone's weights file (torchvision-style state dict)")
     pa.add_argument("--data", default="samples", help=DATA_HELP + " (ImageNet-1k labels)")
-    pa.add_argument("--val", default=None)
+    pa.add_argument("--val", default=None, help="validation data (default: --val-fraction of --data held out)")
+    pa.add_argument("--val-fraction", type=float, default=0.2,
+                    help="without --val: the share of --data photos held out for validation (never trained on)")
     pa.add_argument("--qualities", nargs="+",
                     default=["orig", "100", "90", "80", "70", "60", "50", "40", "30", "20", "10"])
     pa.add_argument("--size", type=int, default=224)
-    pa.add_argument("--epochs-per-stage", type=int, default=2)
-    pa.add_argument("--max-stage", type=int, default=2)
+    stage = pa.add_mutually_exclusive_group()
+    stage.add_argument("--patience", type=int, default=None,
+                       help="epochs without improvement of the validation error that end a stage (default 2)")
+    stage.add_argument("--epochs-per-stage", type=int, default=None, help="a fixed number of epochs per stage instead")
+    pa.add_argument("--plateau-metric", default="val_loss", choices=["val_loss", "val_error"],
+                    help="the validation error watched for plateaus: loss, or 1 - top-1")
+    pa.add_argument("--max-stage", type=int, default=2, help="backbone blocks unfrozen at most")
+    pa.add_argument("--ema-decay", type=float, default=0.9999,
+                    help="running average of the weights used for evaluation (TF warm-up); 0 turns it off")
     pa.add_argument("--head-init", default="random", choices=["random", "mean"])
-    _common(pa, epochs=6, lr=0.01, batch_size=4)
+    _common(pa, epochs=20, lr=0.01, batch_size=100)
     pa.set_defaults(func=run_parallel)
+
+    _register_dos_santos(sub)
 
     pt = sub.add_parser("pretransform", help="train the pre-transform (recognition + lambda TV), BD-rate per codec")
     pt.add_argument("--data", default="samples", help=DATA_HELP + " (ImageNet-1k labels)")
@@ -90,6 +113,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pt.add_argument("--codecs", nargs="+", default=["jpeg"], choices=["jpeg", "jpeg2000", "hevc"])
     _common(pt, epochs=3, lr=1e-4, batch_size=4, optimizer="adam")
     pt.set_defaults(func=run_pretransform)
+
+
+def _register_dos_santos(sub: argparse._SubParsersAction) -> None:
+    ds = sub.add_parser("dos-santos", help="dos Santos et al. (ICIP'20): RGB vs DCT ResNet-50 by task difficulty, "
+                                           "resolution and JPEG quality; writes the slides' three tables")
+    ds.add_argument("--experiments", nargs="+", default=["difficulty", "resolution", "quality"],
+                    choices=["difficulty", "resolution", "quality"])
+    ds.add_argument("--networks", nargs="+", default=["rgb", "dct64", "dct32", "dct16"],
+                    help="rgb, dctN (UpSampling-RFA with the N lowest frequencies), late-concatN, "
+                         "late-concat-thinnerN")
+    ds.add_argument("--resolutions", type=int, nargs="+", default=[32, 64, 128, 256], help="shorter sides, pixels")
+    ds.add_argument("--qualities", type=int, nargs="+", default=[25, 50, 75, 100])
+    ds.add_argument("--base-resolution", type=int, default=256, help="resolution of the other two experiments")
+    ds.add_argument("--base-quality", type=int, default=100, help="JPEG quality of the other two experiments")
+    ds.add_argument("--data", default="embedded",
+                    help="'embedded' (photo halves, a smoke test) or an ImageNet-layout folder / CSV")
+    ds.add_argument("--groups", default=None,
+                    help="class grouping file: 'class,group' lines (WordNet id or index); required with a folder")
+    ds.add_argument("--test", default=None, help="test folder (default: 80/20 split of --data per class)")
+    ds.add_argument("--limit", type=int, default=None, help="at most N training and N test images")
+    ds.add_argument("--epochs", type=int, default=120)
+    ds.add_argument("--batch-size", type=int, default=128)
+    ds.add_argument("--lr", type=float, default=0.05)
+    ds.add_argument("--step-size", type=int, default=30, help="epochs between lr / 10")
+    ds.add_argument("--weight-decay", type=float, default=1e-4)
+    ds.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    ds.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1 ...")
+    ds.add_argument("--seed", type=int, default=0)
+    ds.add_argument("--out", default="runs/dos-santos")
+    ds.add_argument("--no-resume", action="store_true", help="retrain runs that already finished")
+    ds.add_argument("--quiet", action="store_true")
+    ds.set_defaults(func=run_dos_santos_cmd)
 
 
 def _common(p: argparse.ArgumentParser, epochs: int, lr: float, batch_size: int = 32, optimizer: str = "sgd") -> None:
@@ -148,18 +203,24 @@ def run_fit(args: argparse.Namespace) -> int:
     make: Callable[[Any, bool], Any]
     stats: DctStats | None = None
     if kind == "dct":
+        from ..models.dct_resnet import layout_of
+
         dq = not args.quantized
+        layout = layout_of(args.variant) if args.model == "dct-resnet50" else "upsampled"
+        recode = {"quality": args.quality, "resize": args.resize}
         stats = DctStats.load(args.stats) if args.stats else \
-            DctDataset(train_items, args.bands, "upsampled", dq, args.crop).compute_stats()
-        make = lambda items, train: DctDataset(items, args.bands, "upsampled", dq, args.crop, train, stats)  # noqa: E731
+            DctDataset(train_items, args.bands, layout, dq, args.crop, **recode).compute_stats()
+        make = lambda items, train: DctDataset(items, args.bands, layout, dq, args.crop, train, stats, **recode)  # noqa: E731
     else:
-        make = lambda items, train: PixelDataset(items, args.crop, int(args.crop * 8 / 7), args.quality, train)  # noqa: E731
+        resize = args.resize or int(args.crop * 8 / 7)
+        make = lambda items, train: PixelDataset(items, args.crop, resize, args.quality, train)  # noqa: E731
     train = make_loader(make(train_items, True), args.batch_size, True, args.workers, device)
     val = make_loader(make(val_items, False), args.batch_size, False, args.workers, device) if val_items else None
     model = build_model(args.model, len(mapping), bands=args.bands, variant=args.variant, width=args.width)
     out = Path(args.out or f"runs/{args.model}")
     spec = {"model": args.model, "bands": args.bands, "variant": args.variant, "width": args.width,
-            "data": args.data, "labels": {str(k): v for k, v in mapping.items()}}
+            "data": args.data, "quality": args.quality, "resize": args.resize,
+            "labels": {str(k): v for k, v in mapping.items()}}
     if stats is not None:  # saved with the run, for evaluation with the same normalisation
         out.mkdir(parents=True, exist_ok=True)
         stats.save(out / "dct_stats.json")
@@ -214,34 +275,57 @@ def run_friedland_cmd(args: argparse.Namespace) -> int:
 def run_parallel(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from ..dctdata import make_loader
+    from ..dctdata import make_loader, split_items
     from ..models.device import pick_device
-    from ..models.parallel import (
-        EfficientNetLite0Features,
-        JpegVersions,
-        ParallelTopology,
-        StagedUnfreezing,
-        VersionsDataset,
-    )
-    from ..models.registry import EMBEDDED, load_network
+    from ..models.parallel import JpegVersions, ParallelTopology, StagedUnfreezing, VersionsDataset, backbone_of
+    from ..models.registry import load_network
     from .loop import Trainer
 
     device = pick_device(args.device)
-    net = load_network(EMBEDDED)
-    versions = JpegVersions(_qualities(args.qualities), preprocess=replace(net.preprocess, size=args.size,
-                                                                           resize=args.size + 32))
-    train_items = _items(args.data, labels="imagenet")
-    val_items = _items(args.val, labels="imagenet") if args.val else train_items
-    model = ParallelTopology(EfficientNetLite0Features(net.module), len(versions), 1000, head_init=args.head_init)
-    schedule = StagedUnfreezing(model, lr=args.lr, epochs_per_stage=args.epochs_per_stage, max_stage=args.max_stage)
-    cfg = _config(args)
-    cfg.schedule = "constant"
+    net = load_network(args.backbone, args.weights)
+    pre = net.preprocess
+    versions = JpegVersions(_qualities(args.qualities),
+                            preprocess=replace(pre, size=args.size, resize=round(args.size * pre.resize / pre.size)))
+    items = _items(args.data, labels="imagenet")
+    if args.val:
+        train_items, val_items = items, _items(args.val, labels="imagenet")
+        shared = {str(it.source) for it in train_items} & {str(it.source) for it in val_items}
+        if shared:
+            raise ValueError(f"--val shares {len(shared)} photos with --data (e.g. {sorted(shared)[0]}): the "
+                             "validation set must not be trained on")
+    elif len(items) < 2:
+        raise ValueError(f"a validation split needs at least 2 photos, got {len(items)} (or give --val)")
+    else:  # a seeded share of the photos held out for validation
+        val_items, train_items = split_items(items, args.val_fraction, args.seed)
+    model = ParallelTopology(backbone_of(net), len(versions), 1000, head_init=args.head_init)
+    schedule = StagedUnfreezing(model, lr=args.lr, epochs_per_stage=args.epochs_per_stage, patience=args.patience,
+                                max_stage=args.max_stage, metric=args.plateau_metric)
+    cfg = replace(_config(args), schedule="constant", ema_decay=args.ema_decay or None)
     train = make_loader(VersionsDataset(train_items, versions), args.batch_size, True, args.workers, device)
     val = make_loader(VersionsDataset(val_items, versions), args.batch_size, False, args.workers, device)
+    spec = {"model": f"parallel-{net.name}", "backbone": args.backbone, "qualities": args.qualities,
+            "train_photos": len(train_items), "val_photos": len(val_items)}
     trainer = Trainer(model, train, Path(args.out or "runs/parallel"), cfg, val_loader=val, epoch_hook=schedule,
-                      spec={"model": "parallel-efficientnet-lite0", "qualities": args.qualities}, quiet=args.quiet)
+                      spec=spec, quiet=args.quiet)
     history = trainer.fit(resume=not args.no_resume)
     print(json.dumps(history[-1]))
+    return 0
+
+
+def run_dos_santos_cmd(args: argparse.Namespace) -> int:
+    from .dos_santos import DosSantosConfig, load_data, run_dos_santos
+
+    cfg = DosSantosConfig(experiments=tuple(args.experiments), networks=tuple(args.networks),
+                          resolutions=tuple(args.resolutions), qualities=tuple(args.qualities),
+                          base_resolution=args.base_resolution, base_quality=args.base_quality, epochs=args.epochs,
+                          batch_size=args.batch_size, lr=args.lr, step_size=args.step_size,
+                          weight_decay=args.weight_decay, limit=args.limit, workers=args.workers, device=args.device,
+                          seed=args.seed)
+    data = load_data(args.data, args.groups, args.test, args.limit, args.seed)
+    run_dos_santos(cfg, args.out, data, resume=not args.no_resume, quiet=args.quiet)
+    print((Path(args.out) / "tables.md").read_text())
+    print(f"tables: {Path(args.out)}/{{difficulty,resolution,quality}}.csv/.md, runs: {Path(args.out) / 'results.csv'}",
+          file=sys.stderr)
     return 0
 
 

@@ -1,6 +1,12 @@
 """A small, dependable training loop: SGD/Adam, step or cosine schedule, checkpoints every epoch (atomic),
 resume, progress, and a metrics log (JSONL per event + CSV per epoch). CPU works; CUDA is used when present.
 
+``TrainConfig.ema_decay`` keeps a running (exponential moving) average of the weights and buffers
+(``torch.optim.swa_utils.AveragedModel``, updated after every optimizer step, with TensorFlow's
+``ExponentialMovingAverage(num_updates=...)`` warm-up: the decay is min(decay, (1 + t) / (10 + t)) at update t)
+and evaluates the validation set with it ("model evaluations were performed using a running average of the
+parameters", Yang et al. 2021 after Szegedy et al. 2016); ``Trainer.eval_model`` is the module to evaluate.
+
 Checkpoint files in ``out_dir``: ``last.pt`` (after every epoch) and ``best.pt`` (best validation top-1).
 They hold the model, optimizer and scheduler states, the epoch, the global step, the best score, torch's RNG
 state and the run's settings, so ``fit(resume=True)`` continues exactly after the last finished epoch.
@@ -25,7 +31,7 @@ from ..dctdata.dataset import to_device
 from ..models.device import pick_device
 from ..render import write_csv
 
-__all__ = ["Metrics", "TrainConfig", "Trainer", "evaluate", "topk_correct"]
+__all__ = ["Metrics", "TrainConfig", "Trainer", "ema_update", "evaluate", "topk_correct"]
 
 
 @dataclass
@@ -43,6 +49,8 @@ class TrainConfig:
     device: str = "auto"
     log_every: int = 10  # steps between progress lines when there is no terminal progress bar
     grad_clip: float | None = None
+    save_best: bool = True  # also keep best.pt (best validation top-1; without validation: lowest training loss)
+    ema_decay: float | None = None  # evaluate a running average of the weights (e.g. 0.9999), None: the weights
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -53,6 +61,8 @@ class TrainConfig:
             raise ValueError(f"optimizer: expected 'sgd' or 'adam', got {self.optimizer!r}")
         if self.schedule not in ("step", "cosine", "constant"):
             raise ValueError(f"schedule: expected 'step', 'cosine' or 'constant', got {self.schedule!r}")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay: expected 0 < decay < 1 (or None), got {self.ema_decay}")
 
 
 def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks: Iterable[int] = (1, 5)) -> dict[int, int]:
@@ -101,6 +111,23 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device, loss_fn: 
             m.add(loss_fn(logits, y).item(), logits, y)
     model.train(was_training)
     return m.summary()
+
+
+def ema_update(decay: float) -> Callable:
+    """``multi_avg_fn`` for ``AveragedModel``: an exponential moving average whose decay warms up as
+    TensorFlow's does, min(decay, (1 + t) / (10 + t)) at update t; integer buffers take the current value."""
+
+    @torch.no_grad()
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], n: torch.Tensor) -> None:
+        t = float(n.item())
+        d = min(decay, (1.0 + t) / (10.0 + t))
+        if torch.is_floating_point(averaged[0]):
+            torch._foreach_lerp_(averaged, current, 1.0 - d)
+        else:
+            for a, c in zip(averaged, current):
+                a.copy_(c)
+
+    return update
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
@@ -168,6 +195,10 @@ class Trainer:
         self.device = pick_device(self.config.device)
         torch.manual_seed(self.config.seed)
         self.model.to(self.device)
+        self.averaged: torch.optim.swa_utils.AveragedModel | None = None
+        if self.config.ema_decay is not None:
+            self.averaged = torch.optim.swa_utils.AveragedModel(
+                self.model, multi_avg_fn=ema_update(self.config.ema_decay), use_buffers=True)
         self.criterion: Callable = self.loss_fn or nn.CrossEntropyLoss()
         self.epoch = 0  # epochs finished
         self.step = 0
@@ -197,11 +228,17 @@ class Trainer:
         else:
             self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda _: 1.0)
 
+    @property
+    def eval_model(self) -> nn.Module:
+        """The module to evaluate: the running average of the weights when ``ema_decay`` is set, else the model."""
+        return self.model if self.averaged is None else self.averaged.module
+
     # --------------------------------------------------------------------------------------------- state
 
     def state(self) -> dict:
         return {
             "model": self.model.state_dict(),
+            "averaged": None if self.averaged is None else self.averaged.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "epoch": self.epoch,
@@ -222,6 +259,10 @@ class Trainer:
         """Restore a checkpoint written by ``save`` (the model must have the same architecture)."""
         ck = torch.load(path, map_location=self.device, weights_only=False)
         self.model.load_state_dict(ck["model"])
+        if self.averaged is not None:
+            if ck.get("averaged") is None:
+                raise ValueError(f"{path} holds no running average of the weights (trained without ema_decay)")
+            self.averaged.load_state_dict(ck["averaged"])
         self.epoch, self.step, self.best = ck["epoch"], ck["step"], ck["best"]
         self.history = list(ck.get("history", []))
         if self.epoch_hook is not None:  # the parameter set of the last finished epoch, as when it was saved
@@ -262,6 +303,8 @@ class Trainer:
                 if self.config.grad_clip:
                     nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
                 self.optimizer.step()
+                if self.averaged is not None:
+                    self.averaged.update_parameters(self.model)
                 self.step += 1
                 m.add(loss.item(), logits, y)
                 self.log({"event": "step", "epoch": self.epoch + 1, "step": self.step, "loss": loss.item()})
@@ -291,7 +334,7 @@ class Trainer:
             self.scheduler.step()
             row = {"epoch": self.epoch + 1, "lr": lr, "train_loss": train["loss"], "train_top1": train["top1"]}
             if self.val_loader is not None:
-                val = evaluate(self.model, self.val_loader, self.device, self.criterion)
+                val = evaluate(self.eval_model, self.val_loader, self.device, self.criterion)
                 row.update(val_loss=val["loss"], val_top1=val["top1"], val_top5=val["top5"])
             row["seconds"] = round(time.perf_counter() - t0, 3)
             self.epoch += 1
@@ -301,7 +344,8 @@ class Trainer:
             self.save("last.pt")
             if score > self.best:
                 self.best = score
-                self.save("best.pt")
+                if self.config.save_best:
+                    self.save("best.pt")
             self._write_csv()
             if not self.quiet:
                 msg = " ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items())

@@ -47,10 +47,10 @@ def input_kind(name: str) -> str:
     return "dct" if name.startswith("dct-") else "pixels"
 
 
-def build_model(name: str, num_classes: int, bands: int = 64, variant: Variant = "widened",
+def build_model(name: str, num_classes: int, bands: int = 64, variant: Variant = "upsampling-rfa",
                 width: int = 16) -> nn.Module:
-    """A freshly initialised network by name (see MODEL_NAMES); bands/variant for DCT ResNet-50, width for
-    the small CNNs."""
+    """A freshly initialised network by name (see MODEL_NAMES); bands/variant for DCT ResNet-50 (its input
+    layout: ``codeclens.models.dct_resnet.layout_of(variant)``), width for the small CNNs."""
     input_kind(name)
     if name.startswith("resnet"):
         from ..models import resnet
