@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.fft import dctn, idctn
@@ -130,6 +132,27 @@ def test_write_rejects_inconsistent_layouts():
         jpeg.write_coefficients(coeffs)
     coeffs.components[0].coefficients = np.full((5, 5, 8, 8), 40000, np.int32)
     with pytest.raises(ValueError, match="must fit int16"):
+        jpeg.write_coefficients(coeffs)
+
+
+def test_write_refuses_values_an_8bit_jpeg_cannot_code():
+    """A corrupt file can decode to coefficients no 8-bit JPEG holds; libjpeg-turbo's baseline Huffman encoder wrote
+    them into a stream that decodes to other values (found by tests/fuzz/fuzz_jpeg_coefficients.cpp; the input is
+    kept in tests/fuzz/regressions/jpeg_coefficients/)."""
+    found = Path(__file__).parent / "fuzz" / "regressions" / "jpeg_coefficients" / "dc_beyond_8bit_range.jpg"
+    coeffs = jpeg.read_coefficients(found.read_bytes(), strict=True)
+    with pytest.raises(ValueError, match=r"component 0 block \(\d+, \d+\) has DC coefficient -?\d+ at \[0, 0\], "
+                                         r"outside the -1024\.\.1023 an 8-bit JPEG can code"):
+        jpeg.write_coefficients(coeffs, progressive=False, optimize=False)
+    coeffs = jpeg.read_coefficients(jpeg.encode(synthetic_image(16, 16, seed=1), subsampling="444"))
+    y = coeffs.components[0].coefficients
+    y[0, 0, 0, 0], y[0, 1, 0, 0], y[1, 0, 0, 1], y[1, 1, 7, 7] = -1024, 1023, 1023, -1023  # the extremes
+    for progressive in (False, True):
+        back = jpeg.read_coefficients(jpeg.write_coefficients(coeffs, progressive=progressive, optimize=False))
+        np.testing.assert_array_equal(back.components[0].coefficients, y)
+    y[1, 1, 7, 7] = -1024
+    with pytest.raises(ValueError, match=r"block \(1, 1\) has AC coefficient -1024 at \[7, 7\], outside the "
+                                         r"-1023\.\.1023"):
         jpeg.write_coefficients(coeffs)
 
 
