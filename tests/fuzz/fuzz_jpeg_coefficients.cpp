@@ -52,11 +52,6 @@ bool same_coefficients(const jpeg::Coefficients& a, const jpeg::Coefficients& b)
 
 }  // namespace
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  fuzz::init();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::uint8_t opt = size > 0 ? data[size - 1] : 0;
   jpeg::Coefficients read;

@@ -13,11 +13,6 @@
 
 using namespace codeclens;
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  fuzz::init();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const ByteView input{data, size};
   const std::uint8_t opt = size > 0 ? data[size - 1] : 0;

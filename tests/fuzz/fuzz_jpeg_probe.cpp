@@ -5,11 +5,6 @@
 
 using namespace codeclens;
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  fuzz::init();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   fuzz::refused([&] {
     const jpeg::JpegInfo info = jpeg::probe(ByteView{data, size});

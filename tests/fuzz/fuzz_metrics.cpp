@@ -48,11 +48,6 @@ void same_result(const metrics::QualityResult& x, const metrics::QualityResult& 
 
 }  // namespace
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  fuzz::init();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   FuzzedDataProvider in(data, size);
   const int h = side(in), w = side(in);

@@ -28,6 +28,7 @@ class AvifCodec(Codec):
     quality_param = "quality"
     quality_increasing = True
     rate = RateControl("quality", 0, 100, increasing=True)
+    encode_errors = (ValueError, OSError, RuntimeError)  # the library reports a refused image as RuntimeError
 
     def availability(self) -> tuple[bool, str]:
         ok, reason = pillow_feature("avif")

@@ -24,10 +24,6 @@ import numpy as np
 from ..errors import CodecError
 from ..transforms import check_image
 
-# What the libraries raise when they refuse an image to encode (Pillow's writers ValueError / OSError, pillow-heif
-# and x265 RuntimeError): the encode contract maps them onto CodecError.
-_ENCODE_ERRORS = (ValueError, OSError, RuntimeError)
-
 
 def check_pixel_limit(codec: str, width: int, height: int, what: str) -> None:
     """The pixel limit of every decoder: :class:`CodecError` naming ``codec`` when ``what`` declares more than
@@ -141,6 +137,9 @@ class Codec:
     quality_param: str | None = None  # the parameter reported in the results' ``quality`` column
     quality_increasing: bool | None = None  # a larger quality value means better quality (None: no quality)
     rate: RateControl | None = None
+    # What the codec's library raises when it refuses an image to encode (Pillow's writers: ValueError, OSError;
+    # pillow-heif/x265 and libavif add RuntimeError): encode() turns these into CodecError.
+    encode_errors: tuple[type[Exception], ...] = (ValueError, OSError)
 
     # -- to implement -----------------------------------------------------------------------------------
     def availability(self) -> tuple[bool, str]:
@@ -202,7 +201,7 @@ class Codec:
             return self._encode(image, p)
         except CodecError:
             raise
-        except _ENCODE_ERRORS as e:
+        except self.encode_errors as e:
             shape = "x".join(str(n) for n in image.shape)
             raise CodecError(self.name, f"cannot encode a {shape} image: {e}") from e
 

@@ -41,6 +41,7 @@ class HevcCodec(Codec):
     quality_param = "qp"
     quality_increasing = False
     rate = RateControl("qp", 0, 51, increasing=False)
+    encode_errors = (ValueError, OSError, RuntimeError)  # the library reports a refused image as RuntimeError
 
     def availability(self) -> tuple[bool, str]:
         try:
