@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -154,6 +156,20 @@ def test_write_refuses_values_an_8bit_jpeg_cannot_code():
     with pytest.raises(ValueError, match=r"block \(1, 1\) has AC coefficient -1024 at \[7, 7\], outside the "
                                          r"-1023\.\.1023"):
         jpeg.write_coefficients(coeffs)
+
+
+def test_a_component_without_a_scan_naming_a_missing_table_is_refused():
+    """Its table number (0..255 in the frame header) is checked by libjpeg only when a scan names the component:
+    read_coefficients indexed past libjpeg's four table slots and crashed (found by
+    tests/fuzz/fuzz_jpeg_coefficients.cpp; run in a fresh process so that a regression fails only this test)."""
+    found = Path(__file__).parent / "fuzz" / "regressions" / "jpeg_coefficients" / \
+        "unscanned_component_table_out_of_range.jpg"
+    code = ("import sys\nfrom codeclens import jpeg\n"
+            f"data = open({str(found)!r}, 'rb').read()\n"
+            "try:\n    jpeg.read_coefficients(data)\nexcept jpeg.JpegError as e:\n    print(e)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "read_coefficients: component 3 has no quantization table (it names table 26)"
 
 
 def test_batch_read_equals_single(sample_jpegs):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import concurrent.futures
 import io
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -242,13 +244,12 @@ def test_failing_calls_do_not_leak(corpus):
     assert rss_kb() - before < 10 * 1024
 
 
-def test_fuzz_seeds_and_kept_crash_inputs_only_raise():
+def replay_fuzz_inputs() -> int:
     """The libFuzzer targets' JPEG seeds and every crash input they found (tests/fuzz/), through the Python
     readers and a coefficient rewrite: values, or JpegError / ValueError; a rewrite reads back exactly."""
     fuzz = Path(__file__).parent / "fuzz"
     inputs = sorted((fuzz / "seeds" / "jpeg").iterdir()) + sorted(
         p for d in (fuzz / "regressions").glob("jpeg_*") for p in d.iterdir())
-    assert len(inputs) > 20
     for path in inputs:
         data = path.read_bytes()
         for strict in (False, True):
@@ -264,6 +265,17 @@ def test_fuzz_seeds_and_kept_crash_inputs_only_raise():
             again = jpeg.read_coefficients(rewritten, strict=True)
             for a, b in zip(coeffs.components, again.components, strict=True):
                 np.testing.assert_array_equal(a.coefficients, b.coefficients, err_msg=path.name)
+    return len(inputs)
+
+
+def test_fuzz_seeds_and_kept_crash_inputs_only_raise():
+    """In a fresh process: one of the kept inputs made read_coefficients read past a table array (a crash), and a
+    regression must fail this test, not end the run."""
+    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import test_jpeg_errors as t; "
+            "print(t.replay_fuzz_inputs())")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert int(proc.stdout.split()[-1]) > 20
 
 
 def repeat_first_scan(data: bytes, times: int) -> bytes:

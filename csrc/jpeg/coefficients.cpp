@@ -136,11 +136,17 @@ Coefficients read_coefficients(ByteView data, bool strict) {
     c.quant_tbl_no = comp.quant_tbl_no;
     c.blocks_h = static_cast<int>(comp.height_in_blocks);
     c.blocks_w = static_cast<int>(comp.width_in_blocks);
-    // The table latched when the component's first scan started (tables may be redefined between scans).
-    const JQUANT_TBL* q = comp.quant_table != nullptr ? comp.quant_table : cinfo.quant_tbl_ptrs[comp.quant_tbl_no];
+    // The table latched when the component's first scan started (tables may be redefined between scans). A
+    // component that no scan names has none latched, and libjpeg never checked its table number (the frame
+    // header's byte, 0..255): found by tests/fuzz/fuzz_jpeg_coefficients.cpp, it indexed past quant_tbl_ptrs.
+    const JQUANT_TBL* q = comp.quant_table;
+    if (q == nullptr && comp.quant_tbl_no >= 0 && comp.quant_tbl_no < NUM_QUANT_TBLS) {
+      q = cinfo.quant_tbl_ptrs[comp.quant_tbl_no];
+    }
     if (q == nullptr) {
       throw CodecError("jpeg", "read_coefficients: component " + std::to_string(comp.component_id) +
-                                   " has no quantization table");
+                                   " has no quantization table (it names table " +
+                                   std::to_string(comp.quant_tbl_no) + ")");
     }
     for (std::size_t k = 0; k < kBlock; ++k) c.qtable[k] = q->quantval[k];
     const DirectArrays::Entry& e = direct.entries[ci];
