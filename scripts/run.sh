@@ -97,7 +97,7 @@ case "$job" in
     exec "$VENV/bin/python" -m pytest benchmarks --benchmark-only "$@" ;;
   fuzz)
     ensure_apt; ensure_venv; ensure_libjpeg_source
-    CODECLENS_FUZZ_SECONDS=${CODECLENS_FUZZ_SECONDS:-60} exec "$VENV/bin/python" -m pytest tests/test_fuzz_core.py "$@" ;;
+    CODECLENS_FUZZ_SECONDS=${CODECLENS_FUZZ_SECONDS:-60} exec "$VENV/bin/python" -m pytest -s tests/test_fuzz_core.py "$@" ;;
   lint)
     ensure_apt; ensure_venv
     "$VENV/bin/python" -m ruff check python/codeclens
