@@ -180,3 +180,13 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match=r"\(\.\.\., 8, 8\)"):
         dct.select_bands(np.zeros((4, 4), np.int16), 4)
 
+
+
+def test_inverse_to_uint8_of_non_finite_coefficients():
+    """NaN went through an undefined float-to-integer conversion (found by tests/fuzz/fuzz_dct.cpp): NaN now gives
+    0, like the negative values it cannot be told from; infinities clamp."""
+    for value, expected in ((np.nan, 0), (np.inf, 255), (-np.inf, 0)):
+        coeffs = np.zeros((1, 2, 8, 8), np.float32)
+        coeffs[0, 0, 0, 0] = value
+        out = dct.inverse(coeffs, dtype=np.uint8)
+        assert out.dtype == np.uint8 and np.all(out[:, :8] == expected) and np.all(out[:, 8:] == 128)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.fft import dctn, idctn
@@ -131,6 +135,41 @@ def test_write_rejects_inconsistent_layouts():
     coeffs.components[0].coefficients = np.full((5, 5, 8, 8), 40000, np.int32)
     with pytest.raises(ValueError, match="must fit int16"):
         jpeg.write_coefficients(coeffs)
+
+
+def test_write_refuses_values_an_8bit_jpeg_cannot_code():
+    """A corrupt file can decode to coefficients no 8-bit JPEG holds; libjpeg-turbo's baseline Huffman encoder wrote
+    them into a stream that decodes to other values (found by tests/fuzz/fuzz_jpeg_coefficients.cpp; the input is
+    kept in tests/fuzz/regressions/jpeg_coefficients/)."""
+    found = Path(__file__).parent / "fuzz" / "regressions" / "jpeg_coefficients" / "dc_beyond_8bit_range.jpg"
+    coeffs = jpeg.read_coefficients(found.read_bytes(), strict=True)
+    with pytest.raises(ValueError, match=r"component 0 block \(\d+, \d+\) has DC coefficient -?\d+ at \[0, 0\], "
+                                         r"outside the -1024\.\.1023 an 8-bit JPEG can code"):
+        jpeg.write_coefficients(coeffs, progressive=False, optimize=False)
+    coeffs = jpeg.read_coefficients(jpeg.encode(synthetic_image(16, 16, seed=1), subsampling="444"))
+    y = coeffs.components[0].coefficients
+    y[0, 0, 0, 0], y[0, 1, 0, 0], y[1, 0, 0, 1], y[1, 1, 7, 7] = -1024, 1023, 1023, -1023  # the extremes
+    for progressive in (False, True):
+        back = jpeg.read_coefficients(jpeg.write_coefficients(coeffs, progressive=progressive, optimize=False))
+        np.testing.assert_array_equal(back.components[0].coefficients, y)
+    y[1, 1, 7, 7] = -1024
+    with pytest.raises(ValueError, match=r"block \(1, 1\) has AC coefficient -1024 at \[7, 7\], outside the "
+                                         r"-1023\.\.1023"):
+        jpeg.write_coefficients(coeffs)
+
+
+def test_a_component_without_a_scan_naming_a_missing_table_is_refused():
+    """Its table number (0..255 in the frame header) is checked by libjpeg only when a scan names the component:
+    read_coefficients indexed past libjpeg's four table slots and crashed (found by
+    tests/fuzz/fuzz_jpeg_coefficients.cpp; run in a fresh process so that a regression fails only this test)."""
+    found = Path(__file__).parent / "fuzz" / "regressions" / "jpeg_coefficients" / \
+        "unscanned_component_table_out_of_range.jpg"
+    code = ("import sys\nfrom codeclens import jpeg\n"
+            f"data = open({str(found)!r}, 'rb').read()\n"
+            "try:\n    jpeg.read_coefficients(data)\nexcept jpeg.JpegError as e:\n    print(e)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "read_coefficients: component 3 has no quantization table (it names table 26)"
 
 
 def test_batch_read_equals_single(sample_jpegs):

@@ -11,6 +11,10 @@ void register_common(py::module_& m) {
         "Largest width * height a decoder accepts before allocating (default 178,956,970).");
   m.def("set_max_pixels", &codeclens::set_max_pixels, py::arg("limit"),
         "Set the pixel limit checked against every declared image size before allocation.");
+  m.def("check_pixel_limit", &codeclens::check_pixel_limit, py::arg("width"), py::arg("height"), py::arg("what"),
+        "ValueError naming `what`, the declared size and the limit when width * height exceeds max_pixels(): the "
+        "one check and message of every decoder (the JPEG core's, and the Python decoders' through "
+        "codeclens.codecs.base.check_pixel_limit).");
   m.def("default_thread_count", &codeclens::default_thread_count,
         "Worker threads a batch call uses when threads=None: CPUs in this process's affinity mask, or "
         "CODECLENS_NUM_THREADS when set.");

@@ -165,8 +165,8 @@ py::array adopt(MallocPtr<void> data, const py::dtype& dtype, std::vector<py::ss
 
 // ------------------------------------------------------------------------------------------ errors
 namespace {
-// codeclens.JpegError; one strong reference kept for the life of the process (never released, so nothing
-// runs at interpreter shutdown).
+// codeclens.JpegError, defined in Python (codeclens/errors.py, a CodecError); one strong reference kept for the
+// life of the process (never released, so nothing runs at interpreter shutdown).
 PyObject* g_jpeg_error = nullptr;
 
 PythonError fetched_error() {
@@ -207,11 +207,9 @@ py::object exception_instance(const std::exception_ptr& error) {
 
 void register_errors(py::module_& m) {
   if (g_jpeg_error == nullptr) {
-    g_jpeg_error = PyErr_NewExceptionWithDoc(
-        "codeclens.JpegError",
-        "libjpeg refused the data (corrupt, truncated, unsupported). A ValueError carrying libjpeg's message.",
-        PyExc_ValueError, nullptr);
-    if (g_jpeg_error == nullptr) throw py::error_already_set();
+    // The error types belong to codeclens.errors, which imports nothing from this module.
+    py::object type = py::module_::import("codeclens.errors").attr("JpegError");
+    g_jpeg_error = type.release().ptr();
   }
   m.add_object("JpegError", py::handle(g_jpeg_error));
   py::register_exception_translator([](std::exception_ptr p) {

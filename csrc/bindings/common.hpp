@@ -90,7 +90,8 @@ PythonError python_error(const std::exception_ptr& error);
 // An instance of python_error(error): what a failed batch item holds.
 py::object exception_instance(const std::exception_ptr& error);
 
-// Registers codeclens.JpegError and the translator for the core's exceptions on module m.
+// Registers the translator for the core's exceptions on module m, and exposes codeclens.JpegError (defined in
+// codeclens/errors.py as a CodecError subclass taking one message) as m.JpegError.
 void register_errors(py::module_& m);
 
 // ------------------------------------------------------------------------------------------ threads

@@ -1,6 +1,7 @@
 // Error types of the C++ core. The bindings map them to Python exceptions in one place
 // (python_error() in bindings/common.cpp): InvalidArgument -> ValueError, TypeMismatch -> TypeError,
-// CodecError -> codeclens.JpegError (a ValueError), std::bad_alloc -> MemoryError, anything else -> RuntimeError.
+// CodecError -> codeclens.JpegError (a codeclens.CodecError, so a ValueError), std::bad_alloc -> MemoryError,
+// anything else -> RuntimeError.
 #pragma once
 
 #include <stdexcept>

@@ -140,6 +140,7 @@ void select_impl(const T* coeffs, std::size_t blocks, const std::uint16_t* qtabl
   if (n < 1 || n > kCoefficients) {
     throw InvalidArgument("select_bands: n must be in 1..64, got " + std::to_string(n));
   }
+  if (blocks == 0) return;  // nothing to read: coeffs and out may be null
   for (int k = 0; k < n; ++k) {
     const int idx = kZigzag[k];
     const float q = qtable != nullptr ? static_cast<float>(qtable[idx]) : 1.0f;
@@ -202,7 +203,8 @@ void inverse(const float* coeffs, int blocks_h, int blocks_w, float level_shift,
              int out_w, int threads) {
   inverse_impl(coeffs, blocks_h, blocks_w, level_shift, out, out_h, out_w, threads, [](float v) {
     const float r = std::floor(v + 0.5f);
-    return static_cast<std::uint8_t>(r < 0.0f ? 0.0f : (r > 255.0f ? 255.0f : r));
+    if (!(r > 0.0f)) return std::uint8_t{0};  // negative, or NaN (converting NaN to an integer is undefined)
+    return static_cast<std::uint8_t>(r < 255.0f ? r : 255.0f);
   });
 }
 

@@ -42,7 +42,7 @@ void forward(const StridedView& plane, float level_shift, float* out, int thread
 
 // Inverse DCT of `coeffs` (blocks_h, blocks_w, 8, 8) plus level_shift, written to an out_h x out_w plane
 // (row-major, contiguous) with out_h <= 8 * blocks_h and out_w <= 8 * blocks_w: the top-left crop of the
-// padded plane. The uint8 version rounds half away from zero and clamps to [0, 255].
+// padded plane. The uint8 version rounds half away from zero and clamps to [0, 255] (NaN gives 0).
 void inverse(const float* coeffs, int blocks_h, int blocks_w, float level_shift, float* out, int out_h, int out_w,
              int threads);
 void inverse(const float* coeffs, int blocks_h, int blocks_w, float level_shift, std::uint8_t* out, int out_h,

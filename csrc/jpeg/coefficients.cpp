@@ -136,11 +136,17 @@ Coefficients read_coefficients(ByteView data, bool strict) {
     c.quant_tbl_no = comp.quant_tbl_no;
     c.blocks_h = static_cast<int>(comp.height_in_blocks);
     c.blocks_w = static_cast<int>(comp.width_in_blocks);
-    // The table latched when the component's first scan started (tables may be redefined between scans).
-    const JQUANT_TBL* q = comp.quant_table != nullptr ? comp.quant_table : cinfo.quant_tbl_ptrs[comp.quant_tbl_no];
+    // The table latched when the component's first scan started (tables may be redefined between scans). A
+    // component that no scan names has none latched, and libjpeg never checked its table number (the frame
+    // header's byte, 0..255): found by tests/fuzz/fuzz_jpeg_coefficients.cpp, it indexed past quant_tbl_ptrs.
+    const JQUANT_TBL* q = comp.quant_table;
+    if (q == nullptr && comp.quant_tbl_no >= 0 && comp.quant_tbl_no < NUM_QUANT_TBLS) {
+      q = cinfo.quant_tbl_ptrs[comp.quant_tbl_no];
+    }
     if (q == nullptr) {
       throw CodecError("jpeg", "read_coefficients: component " + std::to_string(comp.component_id) +
-                                   " has no quantization table");
+                                   " has no quantization table (it names table " +
+                                   std::to_string(comp.quant_tbl_no) + ")");
     }
     for (std::size_t k = 0; k < kBlock; ++k) c.qtable[k] = q->quantval[k];
     const DirectArrays::Entry& e = direct.entries[ci];
@@ -155,6 +161,33 @@ Coefficients read_coefficients(ByteView data, bool strict) {
 }
 
 namespace {
+
+// The values an 8-bit JPEG can code (T.81 F.1.2: DC differences in at most 11 bits, AC values in at most 10).
+// A DC range of -1024..1023 keeps every difference within 11 bits. libjpeg-turbo's baseline Huffman encoder does
+// not check (only its optimizing and progressive passes do): it wrote streams that decode to other values when
+// given coefficients a corrupt file had decoded to (found by tests/fuzz/fuzz_jpeg_coefficients.cpp).
+constexpr int kMinDc = -1024, kMaxDc = 1023, kMaxAc = 1023;
+
+void check_values(const ComponentView& c, std::size_t index) {
+  const std::size_t n = static_cast<std::size_t>(c.blocks_h) * c.blocks_w * kBlock;
+  // A branch-free first pass (vectorised) over the common case: every value within -1023..1023.
+  bool suspect = false;
+  for (std::size_t i = 0; i < n; ++i) suspect |= static_cast<std::uint16_t>(c.blocks[i] + kMaxAc) > 2 * kMaxAc;
+  if (!suspect) return;
+  for (std::size_t i = 0; i < n; ++i) {
+    const int v = c.blocks[i];
+    const bool dc = i % kBlock == 0;
+    if (dc ? (v < kMinDc || v > kMaxDc) : (v < -kMaxAc || v > kMaxAc)) {
+      const std::size_t block = i / kBlock;
+      throw InvalidArgument("write_coefficients: component " + std::to_string(index) + " block (" +
+                            std::to_string(block / static_cast<std::size_t>(c.blocks_w)) + ", " +
+                            std::to_string(block % static_cast<std::size_t>(c.blocks_w)) + ") has " +
+                            (dc ? "DC" : "AC") + " coefficient " + std::to_string(v) + " at [" +
+                            std::to_string(i % kBlock / 8) + ", " + std::to_string(i % 8) + "], outside the " +
+                            (dc ? "-1024..1023" : "-1023..1023") + " an 8-bit JPEG can code");
+    }
+  }
+}
 
 int expected_components(J_COLOR_SPACE cs) {
   switch (cs) {
@@ -202,6 +235,7 @@ void validate_layout(int width, int height, J_COLOR_SPACE cs, const std::vector<
                               " quantization table values must be 1..32767, got " + std::to_string(c.qtable[k]));
       }
     }
+    check_values(c, i);
   }
 }
 

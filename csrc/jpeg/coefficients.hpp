@@ -47,7 +47,8 @@ struct WriteOptions {
 };
 
 // Writes a JPEG holding exactly these coefficients and tables (components sharing equal tables share a
-// DQT slot). Block grids must match what the image size and sampling factors imply.
+// DQT slot). Block grids must match what the image size and sampling factors imply, and values must be ones an
+// 8-bit JPEG can code (DC -1024..1023, AC -1023..1023: a corrupt file may decode to others); else InvalidArgument.
 EncodedBuffer write_coefficients(int width, int height, J_COLOR_SPACE color_space,
                                  const std::vector<ComponentView>& components, const WriteOptions& options);
 

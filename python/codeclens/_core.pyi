@@ -2,12 +2,16 @@
 codeclens C++ core: libjpeg-turbo codec wrappers, DCT coefficients, image-quality kernels.
 """
 from __future__ import annotations
-from codeclens import JpegError
+from codeclens.errors import JpegError
 import collections.abc
 import numpy
 import numpy.typing
 import typing
-__all__: list[str] = ['JpegError', 'dct_forward', 'dct_forward_batch', 'dct_inverse', 'dct_select_bands', 'dct_zigzag', 'default_thread_count', 'jpeg_decode', 'jpeg_decode_batch', 'jpeg_encode', 'jpeg_encode_batch', 'jpeg_library_version', 'jpeg_probe', 'jpeg_read_coefficients', 'jpeg_read_coefficients_batch', 'jpeg_write_coefficients', 'max_pixels', 'metrics_gaussian_window', 'metrics_kernel_isa', 'metrics_mse', 'metrics_psnr', 'metrics_quality', 'metrics_quality_batch', 'metrics_set_kernel_isa', 'metrics_wang_downsample_factor', 'resolve_threads', 'set_max_pixels']
+__all__: list[str] = ['JpegError', 'check_pixel_limit', 'dct_forward', 'dct_forward_batch', 'dct_inverse', 'dct_select_bands', 'dct_zigzag', 'default_thread_count', 'jpeg_decode', 'jpeg_decode_batch', 'jpeg_encode', 'jpeg_encode_batch', 'jpeg_library_version', 'jpeg_probe', 'jpeg_read_coefficients', 'jpeg_read_coefficients_batch', 'jpeg_write_coefficients', 'max_pixels', 'metrics_gaussian_window', 'metrics_kernel_isa', 'metrics_mse', 'metrics_psnr', 'metrics_quality', 'metrics_quality_batch', 'metrics_set_kernel_isa', 'metrics_wang_downsample_factor', 'resolve_threads', 'set_max_pixels']
+def check_pixel_limit(width: typing.SupportsInt | typing.SupportsIndex, height: typing.SupportsInt | typing.SupportsIndex, what: str) -> None:
+    """
+    ValueError naming `what`, the declared size and the limit when width * height exceeds max_pixels(): the one check and message of every decoder (the JPEG core's, and the Python decoders' through codeclens.codecs.base.check_pixel_limit).
+    """
 def dct_forward(plane: typing.Any, level_shift: typing.SupportsFloat | typing.SupportsIndex = 128.0, threads: int | None = None) -> numpy.ndarray:
     """
     Blockwise orthonormal 8x8 DCT-II of (plane - level_shift); plane uint8/float32 (H, W), any strides; returns float32 (ceil(H/8), ceil(W/8), 8, 8), natural order; edges padded by replicating the last row/column.

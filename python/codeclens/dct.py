@@ -97,7 +97,8 @@ def inverse(
 ) -> np.ndarray:
     """Inverse of ``forward``: (bh, bw, 8, 8) -> plane (8*bh, 8*bw), or its top-left ``shape`` crop.
 
-    ``dtype=np.uint8`` rounds to nearest and clamps to 0..255 (as a decoder's output); float32 is exact.
+    ``dtype=np.uint8`` rounds to nearest and clamps to 0..255 (as a decoder's output; NaN gives 0); float32 is
+    exact.
     """
     if not isinstance(coeffs, np.ndarray):
         raise TypeError(f"inverse: expected a numpy (blocks_h, blocks_w, 8, 8) array, got {type(coeffs).__name__}")

@@ -269,7 +269,9 @@ def write_coefficients(
     """Write a JPEG holding exactly ``coeffs`` (coefficients and quantization tables).
 
     read -> write -> read gives identical coefficients and tables. ``progressive`` and ``restart_interval``
-    default to those recorded in ``coeffs``. Block grids must match the image size and sampling factors.
+    default to those recorded in ``coeffs``. Block grids must match the image size and sampling factors, and
+    values must be ones an 8-bit JPEG can code (DC -1024..1023, AC -1023..1023; a corrupt file may decode to
+    others): ValueError otherwise.
     """
     comps = [
         (c.component_id, c.h_samp, c.v_samp, np.asarray(c.qtable), _int16_blocks(c.coefficients, i))

@@ -1,8 +1,12 @@
-"""Just enough ISO base media file format parsing to measure the coded stream inside HEIF / AVIF files."""
+"""Just enough ISO base media file format parsing to measure the coded stream inside HEIF / AVIF files, and to
+read the image sizes they declare before a decoder allocates anything."""
 
 from __future__ import annotations
 
 import struct
+
+from ..errors import CodecError
+from .base import check_pixel_limit
 
 _CONTAINERS = {"meta": 4, "iprp": 0, "ipco": 0, "dinf": 0}  # box type -> bytes to skip after the header
 
@@ -50,3 +54,27 @@ def coded_stream_size(data: bytes, config_box: str) -> int:
         raise ValueError(f"not a single-image HEIF/AVIF file: mdat={mdat is not None}, "
                          f"{config_box}={config is not None}")
     return mdat + config
+
+
+def declared_image_sizes(data: bytes) -> list[tuple[int, int]]:
+    """(width, height) of every ``ispe`` property: the coded size of each image item (a grid and its tiles, a
+    thumbnail), which is what the decoder allocates, before any cropping (``clap``). ValueError for malformed boxes.
+    """
+    sizes = []
+    for _depth, kind, offset, size in boxes(data):
+        if kind == "ispe":
+            if size < 12:
+                raise ValueError(f"ispe box of {size} bytes, expected 12")
+            sizes.append(struct.unpack_from(">II", data, offset + 4))  # after version and flags
+    return sizes
+
+
+def check_declared_sizes(codec: str, data: bytes, what: str) -> None:
+    """The pixel limit on every image size a HEIF/AVIF file declares, before decoding: :class:`CodecError` naming
+    ``codec`` for a size above :func:`codeclens.max_pixels` or boxes that cannot be read."""
+    try:
+        sizes = declared_image_sizes(data)
+    except ValueError as e:
+        raise CodecError(codec, f"cannot decode {what} ({len(data)} bytes): {e}") from None
+    for width, height in sizes:
+        check_pixel_limit(codec, width, height, what)

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from ._isobmff import coded_stream_size
+from ._isobmff import check_declared_sizes, coded_stream_size
 from ._pillow import pil_decode, pil_encode, pillow_feature, pillow_versions
-from .base import Codec, Param, RateControl
+from .base import Codec, Param, RateControl, as_bytes
 
 
 class AvifCodec(Codec):
@@ -28,6 +28,7 @@ class AvifCodec(Codec):
     quality_param = "quality"
     quality_increasing = True
     rate = RateControl("quality", 0, 100, increasing=True)
+    encode_errors = (ValueError, OSError, RuntimeError)  # the library reports a refused image as RuntimeError
 
     def availability(self) -> tuple[bool, str]:
         ok, reason = pillow_feature("avif")
@@ -63,6 +64,8 @@ class AvifCodec(Codec):
         return pil_encode(image, "AVIF", **opts)
 
     def decode(self, data: bytes) -> np.ndarray:
+        data = as_bytes(data, self.name)
+        check_declared_sizes(self.name, data, "AVIF data")  # every coded size, before libavif allocates
         return pil_decode(data, "AVIF", self.name)
 
     def stream_size(self, data: bytes) -> int:

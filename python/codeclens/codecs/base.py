@@ -21,7 +21,32 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import CodecError
 from ..transforms import check_image
+
+
+def check_pixel_limit(codec: str, width: int, height: int, what: str) -> None:
+    """The pixel limit of every decoder: :class:`CodecError` naming ``codec`` when ``what`` declares more than
+    :func:`codeclens.max_pixels` pixels. Called on the declared size, before any pixel is decoded; the check and
+    its message are the C++ core's (the JPEG decoder applies the same one)."""
+    from .. import _core
+
+    try:
+        _core.check_pixel_limit(int(width), int(height), what)
+    except ValueError as e:
+        raise CodecError(codec, str(e)) from None
+
+
+def as_bytes(data: Any, codec: str) -> bytes:
+    """Encoded data as ``bytes``: any bytes-like object (bytes, bytearray, memoryview, mmap, a numpy uint8 array);
+    TypeError for anything else (a str, a number, a list)."""
+    if isinstance(data, bytes):
+        return data
+    try:
+        return memoryview(data).tobytes()
+    except TypeError:
+        raise TypeError(f"{codec}.decode: expected a bytes-like object (bytes, bytearray, memoryview, mmap or a numpy "
+                        f"uint8 array), got {type(data).__name__}") from None
 
 
 class CodecUnavailable(RuntimeError):
@@ -112,6 +137,9 @@ class Codec:
     quality_param: str | None = None  # the parameter reported in the results' ``quality`` column
     quality_increasing: bool | None = None  # a larger quality value means better quality (None: no quality)
     rate: RateControl | None = None
+    # What the codec's library raises when it refuses an image to encode (Pillow's writers: ValueError, OSError;
+    # pillow-heif/x265 and libavif add RuntimeError): encode() turns these into CodecError.
+    encode_errors: tuple[type[Exception], ...] = (ValueError, OSError)
 
     # -- to implement -----------------------------------------------------------------------------------
     def availability(self) -> tuple[bool, str]:
@@ -126,7 +154,11 @@ class Codec:
         raise NotImplementedError
 
     def decode(self, data: bytes) -> np.ndarray:
-        """Bytes -> a writable uint8 (H, W, 3) or (H, W) array; :class:`codeclens.CodecError` for bad data."""
+        """Bytes -> a writable uint8 (H, W, 3) or (H, W) array.
+
+        Bad data (corrupt, truncated, empty, another format, a declared size above :func:`codeclens.max_pixels`,
+        checked before decoding) raises :class:`codeclens.CodecError` naming the codec (:class:`codeclens.JpegError`,
+        a CodecError, for ``jpeg``); data that is not bytes-like raises TypeError."""
         raise NotImplementedError
 
     # -- shared -----------------------------------------------------------------------------------------
@@ -148,14 +180,30 @@ class Codec:
             raise CodecUnavailable(f"codec {self.name!r} is unavailable: {reason}")
 
     def check_input(self, image: np.ndarray) -> np.ndarray:
-        """The validated input of :meth:`encode` (images: uint8 (H, W, 3) or (H, W), C-contiguous)."""
-        return check_image(image, f"{self.name}.encode")
+        """The validated input of :meth:`encode` (images: uint8 (H, W, 3) or (H, W), C-contiguous): TypeError for
+        another type or dtype, :class:`codeclens.CodecError` for another shape or an empty image."""
+        try:
+            return check_image(image, "encode")
+        except TypeError:
+            raise
+        except ValueError as e:
+            raise CodecError(self.name, str(e)) from None
 
     def encode(self, image: np.ndarray, **params: Any) -> bytes:
-        """Encode a uint8 (H, W, 3) RGB or (H, W) gray image with ``params`` (see ``params``)."""
+        """Encode a uint8 (H, W, 3) RGB or (H, W) gray image with ``params`` (see ``params``).
+
+        Wrong types raise TypeError, bad parameter values ValueError; an image the codec cannot take (shape, a
+        size beyond the format's limits) raises :class:`codeclens.CodecError` with the library's message."""
         self.require()
         image = self.check_input(image)
-        return self._encode(image, self.check_params(params))
+        p = self.check_params(params)
+        try:
+            return self._encode(image, p)
+        except CodecError:
+            raise
+        except self.encode_errors as e:
+            shape = "x".join(str(n) for n in image.shape)
+            raise CodecError(self.name, f"cannot encode a {shape} image: {e}") from e
 
     def rate_params(self, value: float) -> dict[str, Any]:
         """The parameters that set the rate parameter to ``value`` (see :class:`RateControl`)."""

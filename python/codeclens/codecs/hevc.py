@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import CodecError
-from ._isobmff import coded_stream_size
-from .base import Codec, Param, RateControl
+from ._isobmff import check_declared_sizes, coded_stream_size
+from .base import Codec, Param, RateControl, as_bytes, check_pixel_limit
 
 STANDS_IN_FOR = "BPG (HEVC Main Still Picture), as in the 2017 report"
 
@@ -51,6 +51,7 @@ class HevcCodec(Codec):
     quality_param = "qp"
     quality_increasing = False
     rate = RateControl("qp", 0, 51, increasing=False)
+    encode_errors = (ValueError, OSError, RuntimeError)  # the library reports a refused image as RuntimeError
 
     def availability(self) -> tuple[bool, str]:
         try:
@@ -101,17 +102,27 @@ class HevcCodec(Codec):
         return buf.getvalue()
 
     def decode(self, data: bytes) -> np.ndarray:
+        """The primary image of a HEIF file, 8-bit (HDR reduced by pillow-heif): uint8 (H, W, 3), or (H, W) for a
+        monochrome one; alpha is dropped. Every image size the file declares (``ispe``) is checked against
+        :func:`codeclens.max_pixels` before decoding (libheif's own security limits stay as an outer bound); bad
+        data raises :class:`codeclens.CodecError`."""
         import pillow_heif
 
+        data = as_bytes(data, self.name)
+        check_declared_sizes(self.name, data, "HEIF data")
         try:
-            heif = pillow_heif.open_heif(io.BytesIO(bytes(data)), convert_hdr_to_8bit=True)
-            img = heif[0]
+            heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)
+            img = heif[heif.primary_index]
+            width, height = img.size  # nothing decoded yet
+            check_pixel_limit(self.name, width, height, "HEIF data")
             arr = np.asarray(img)
-        except (ValueError, RuntimeError, OSError, IndexError, EOFError, SyntaxError) as e:
+        except CodecError:
+            raise
+        except (ValueError, RuntimeError, OSError, IndexError, EOFError, SyntaxError, KeyError) as e:
             raise CodecError(self.name, f"cannot decode HEIF/HEVC data ({len(data)} bytes): {e}") from e
-        if arr.ndim == 3 and arr.shape[2] == 4:
-            arr = arr[:, :, :3]
-        return np.array(arr, order="C")  # writable, C-contiguous
+        if arr.ndim == 3 and arr.shape[2] in (2, 4):  # with alpha: LA -> L, RGBA -> RGB
+            arr = arr[:, :, 0] if arr.shape[2] == 2 else arr[:, :, :3]
+        return np.array(arr, dtype=np.uint8, order="C")  # writable, C-contiguous
 
     def stream_size(self, data: bytes) -> int:
         return coded_stream_size(bytes(data), "hvcC")

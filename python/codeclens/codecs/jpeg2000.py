@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import CodecError
-from ._pillow import pil_encode, pillow_feature, pillow_versions
-from .base import Codec, Param, RateControl
+from ._pillow import pil_decode, pil_encode, pillow_feature, pillow_versions
+from .base import Codec, Param, RateControl, as_bytes, check_pixel_limit
 
 DEFAULT_RESOLUTIONS = 6
 
@@ -121,11 +121,12 @@ class Jpeg2000Codec(Codec):
 
     def decode(self, data: bytes, layers: int = 0, reduce: int = 0) -> np.ndarray:
         """Decode a J2K/JP2 stream to uint8 (H, W, 3) or (H, W); ``layers`` > 0 keeps only the first quality
-        layers, ``reduce`` > 0 halves the resolution that many times (OpenJPEG's ``-l`` and ``-r``)."""
+        layers, ``reduce`` > 0 halves the resolution that many times (OpenJPEG's ``-l`` and ``-r``). Bad data or a
+        declared size above :func:`codeclens.max_pixels` raises :class:`codeclens.CodecError`."""
         layers, reduce = _count(layers, "layers"), _count(reduce, "reduce")
         if layers or reduce:
-            return _glymur_decode(bytes(data), layers, reduce)
-        return _pillow_decode(bytes(data))
+            return _glymur_decode(as_bytes(data, self.name), layers, reduce)
+        return pil_decode(data, "JPEG2000", self.name)
 
 
 def _count(value: Any, name: str) -> int:
@@ -136,24 +137,11 @@ def _count(value: Any, name: str) -> int:
     return int(value)
 
 
-def _pillow_decode(data: bytes) -> np.ndarray:
-    """Every layer at full resolution, through Pillow's public API, in memory."""
-    import io
-
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data), formats=["JPEG2000"]) as im:
-            im.load()
-            return np.array(im if im.mode in ("L", "RGB") else im.convert("RGB"))  # writable, C-contiguous
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise CodecError("jpeg2000", f"cannot decode JPEG 2000 data ({len(data)} bytes): {e}") from e
-
-
 def _glymur_decode(data: bytes, layers: int, reduce: int) -> np.ndarray:
     """The first ``layers`` quality layers (0: all) with the ``reduce`` finest resolutions discarded, decoded by
     glymur from a private temporary file."""
     import os
+    import struct
     import tempfile
 
     try:
@@ -167,11 +155,15 @@ def _glymur_decode(data: bytes, layers: int, reduce: int) -> np.ndarray:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         jp2 = glymur.Jp2k(path)
+        height, width = jp2.shape[:2]  # from the codestream header (SIZ): nothing decoded yet
+        check_pixel_limit("jpeg2000", width, height, "JPEG 2000 header")
         coded = next(seg.layers for seg in jp2.codestream.segment if hasattr(seg, "layers"))
         jp2.layer = layers if layers < coded else 0  # glymur: 0 = every layer
         step = 2 ** reduce
         pixels = jp2[::step, ::step] if reduce else jp2[:]
-    except (OSError, RuntimeError, ValueError, IndexError, AttributeError, StopIteration) as e:
+    except CodecError:
+        raise
+    except (OSError, RuntimeError, ValueError, IndexError, AttributeError, StopIteration, struct.error) as e:
         raise CodecError("jpeg2000", f"cannot decode JPEG 2000 data ({len(data)} bytes): {e}") from e
     finally:
         os.unlink(path)
