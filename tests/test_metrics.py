@@ -411,6 +411,25 @@ def test_instruction_sets_agree(photos):
         assert abs(value - base_value) < 1e-13 and np.abs(smap - base_map).max() < 1e-10
 
 
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_every_block_height_strip_and_isa_matches_skimage(channels):
+    # The kernel filters 8 output rows per block over column strips: heights 11..27 give every remainder of
+    # the last block (1 to 8 rows, one or more blocks); 301 pixels span several strips for any channel count
+    # (3 and 1: the unrolled instances, 2 and 4: the runtime ones).
+    rng = np.random.default_rng(channels)
+    for height in range(11, 28):
+        a = rng.integers(0, 256, (height, 301, channels), dtype=np.uint8)
+        b = np.clip(a.astype(int) + rng.integers(-40, 41, a.shape), 0, 255).astype(np.uint8)
+        want, want_map = sk_ssim(a, b, 255, full=True)
+        results = each_isa(lambda: (metrics.ssim(a, b, full=True), metrics.ssim(a, b, threads=2)))
+        for isa, ((value, smap), threaded) in results.items():
+            assert abs(value - want) < 1e-12 and np.abs(smap - want_map).max() < 1e-12, (isa, height)  # ~1e-15
+            assert threaded == value, (isa, height)  # strips on threads: the same sums in the same order
+        fma = [results[isa][0] for isa in ("avx512", "avx2") if isa in results]
+        for value, smap in fma[1:]:  # AVX2 and AVX-512 bitwise
+            assert value == fma[0][0] and np.array_equal(smap, fma[0][1]), height
+
+
 def test_strided_views_are_read_in_place_and_match_copies(photos):
     img = photos["hubble_deep_field"]
     test = jpeg_roundtrip(img, quality=40)
