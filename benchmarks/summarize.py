@@ -3,6 +3,7 @@
     python benchmarks/summarize.py out.json [--baseline codeclens]
 
 In each group, the ratio column is (peer median) / (baseline median): above 1 means the baseline is faster.
+A second table lists, per group, every peer's ratio on one line, with the metric kernels' instruction set.
 """
 
 from __future__ import annotations
@@ -22,6 +23,27 @@ def variant_name(bench: dict) -> str:
     return re.sub(r"^test_", "", bench["name"])
 
 
+def find_baseline(benches: list[dict], baseline: str) -> dict | None:
+    """The group's member named exactly `baseline` (lib=codeclens), else the first whose name contains it."""
+    exact = [b for b in benches if variant_name(b).split("=", 1)[-1] == baseline]
+    return exact[0] if exact else next((b for b in benches if baseline in variant_name(b)), None)
+
+
+def ratio_lines(groups: dict[str, list[dict]], baseline: str) -> list[str]:
+    """One row per group: 'peer ratio' for every peer against the baseline, and the kernel ISA used."""
+    lines = ["", f"| group | peer median / {baseline} median | kernel ISA |", "|---|---|---|"]
+    for group, benches in sorted(groups.items()):
+        base = find_baseline(benches, baseline)
+        if base is None or len(benches) < 2:
+            continue
+        peers = sorted((b for b in benches if b is not base), key=lambda b: b["stats"]["median"])
+        ratios = ", ".join(f"{variant_name(b).split('=', 1)[-1]} {b['stats']['median'] / base['stats']['median']:.2f}"
+                           for b in peers)
+        isa = base.get("extra_info", {}).get("kernel_isa", "–")
+        lines.append(f"| {group} | {ratios} | {isa} |")
+    return lines
+
+
 def summarize(path: str, baseline: str) -> str:
     with open(path) as f:
         data = json.load(f)
@@ -33,14 +55,14 @@ def summarize(path: str, baseline: str) -> str:
              f"Python {machine.get('python_version', '?')}", "",
              "| group | variant | median ms | MP/s | ratio vs baseline |", "|---|---|---:|---:|---:|"]
     for group, benches in sorted(groups.items()):
-        base = next((b for b in benches if baseline in variant_name(b)), benches[0])
+        base = find_baseline(benches, baseline) or benches[0]
         for b in sorted(benches, key=lambda b: b["stats"]["median"]):
             med = b["stats"]["median"]
             mp = b.get("extra_info", {}).get("megapixels")
             mps = f"{mp / med:.1f}" if mp and med else "–"
             lines.append(f"| {group} | {variant_name(b)} | {med * 1e3:.2f} | {mps} | "
                          f"{med / base['stats']['median']:.2f} |")
-    return "\n".join(lines)
+    return "\n".join(lines + ratio_lines(groups, baseline))
 
 
 def main() -> None:

@@ -394,16 +394,7 @@ def test_instruction_sets_agree(photos):
     a = photos["astronaut"]
     b = jpeg_roundtrip(a, quality=20)
     chosen = _core.metrics_kernel_isa()
-    results = {}
-    try:
-        for isa in ("avx512", "avx2", "baseline"):
-            try:
-                _core.metrics_set_kernel_isa(isa)
-            except ValueError:
-                continue  # this CPU lacks it
-            results[isa] = metrics.ssim(a, b, full=True)
-    finally:
-        _core.metrics_set_kernel_isa("auto")
+    results = each_isa(lambda: metrics.ssim(a, b, full=True))
     assert _core.metrics_kernel_isa() == chosen
     base_value, base_map = results.pop("baseline")
     for value, smap in results.values():  # the FMA builds agree bitwise, the baseline within rounding

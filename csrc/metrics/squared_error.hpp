@@ -2,8 +2,8 @@
 //
 // Integer arithmetic throughout: |a - b| squared fits 16 bits (uint8) or 32 bits (uint16); partial sums are
 // widened to 64 bits before they can overflow, and the image total is kept in 128 bits. The result is the
-// exact integer sum whatever the instruction set (AVX-512BW, AVX2 or the portable loop, chosen with the SSIM
-// kernels' ISA, see ssim_rows.hpp) and whatever the strides.
+// exact integer sum whatever the instruction set (the instance for the SSIM kernels' ISA, see ssim_rows.hpp:
+// AVX-512, AVX2 or portable) and whatever the strides.
 #pragma once
 
 #include <cstddef>

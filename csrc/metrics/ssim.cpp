@@ -69,8 +69,8 @@ struct StripResult {
 // One column strip, output pixels [p0, p0 + width). Every input row is loaded once into a ring of
 // kBlockRows + taps - 1 rows (the four moments of its samples); as soon as kBlockRows output rows (or the
 // last ones) have all their input rows, they are filtered vertically, transposed, filtered horizontally and
-// turned into SSIM together (ssim_rows.hpp). colsum[8 j + r] sums the SSIM of sample column j over the
-// output rows with r = row mod kBlockRows.
+// turned into SSIM together (ssim_rows.hpp). colsum[kBlockRows j + r] sums the SSIM of sample column j over
+// the output rows with r = row mod kBlockRows.
 void run_strip(const Pass& pass, int p0, int width, bool last, StripResult& result) {
   const int taps = static_cast<int>(pass.window->size());
   const double* w = pass.window->data();
@@ -81,16 +81,17 @@ void run_strip(const Pass& pass, int p0, int width, bool last, StripResult& resu
   const int cols = static_cast<int>(round_up8(static_cast<std::size_t>(span)));  // the vertical stage's columns
   const std::size_t slot = static_cast<std::size_t>(kMoments) * cols;
   const int slots = kBlockRows + taps - 1;
-  const std::size_t t_pitch = 8 * static_cast<std::size_t>(cols + kHorizontalOverrun);
+  const std::size_t t_pitch = static_cast<std::size_t>(kBlockRows) * (cols + kHorizontalOverrun);
   // MSE counts each input column once: the strip owns its first `width` columns, the last strip all of them.
   const int owned = last ? span : n;
 
-  Scratch ring(static_cast<std::size_t>(slots) * slot), tiles(kMoments * t_pitch),
-      colsum(8 * static_cast<std::size_t>(n)), map_block(pass.map != nullptr ? 8 * static_cast<std::size_t>(n) : 0);
+  const std::size_t block_samples = static_cast<std::size_t>(kBlockRows) * n;
+  Scratch ring(static_cast<std::size_t>(slots) * slot), tiles(kMoments * t_pitch), colsum(block_samples),
+      map_block(pass.map != nullptr ? block_samples : 0);
   // Zeros: the padding columns past the span (never loaded) and past the tiles (never filtered) stay finite.
   std::fill(ring.get(), ring.get() + slots * slot, 0.0);
   std::fill(tiles.get(), tiles.get() + kMoments * t_pitch, 0.0);
-  std::fill(colsum.get(), colsum.get() + 8 * static_cast<std::size_t>(n), 0.0);
+  std::fill(colsum.get(), colsum.get() + block_samples, 0.0);
   std::vector<const double*> window_rows(static_cast<std::size_t>(slots));
 
   const int height = pass.a->height;
@@ -117,14 +118,14 @@ void run_strip(const Pass& pass, int p0, int width, bool last, StripResult& resu
                           pass.map != nullptr ? map_block.get() : nullptr);
     for (int r = 0; pass.map != nullptr && r < count; ++r) {
       double* dst = pass.map + (static_cast<std::size_t>(next_out + r) * pass.out_width + p0) * ce;
-      for (int j = 0; j < n; ++j) dst[j] = map_block.get()[8 * static_cast<std::size_t>(j) + r];
+      for (int j = 0; j < n; ++j) dst[j] = map_block.get()[static_cast<std::size_t>(kBlockRows) * j + r];
     }
     next_out += count;
   }
   result.channel_sums.assign(static_cast<std::size_t>(ce), 0.0);
   for (int j = 0; j < n; ++j) {
     double column = 0.0;
-    for (int r = 0; r < 8; ++r) column += colsum.get()[8 * static_cast<std::size_t>(j) + r];
+    for (int r = 0; r < kBlockRows; ++r) column += colsum.get()[static_cast<std::size_t>(kBlockRows) * j + r];
     result.channel_sums[j % ce] += column;
   }
 }
