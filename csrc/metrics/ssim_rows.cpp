@@ -107,9 +107,10 @@ CODECLENS_INLINE void horizontal_run_runtime(const double* first, int step, cons
 
 template <class V>
 CODECLENS_INLINE V ssim_of(const V& ma, const V& mb, const V& e_sq, const V& e_ab, const V& c1, const V& c2) {
+  // fma(2, x, c) rounds once, as 2 x + c does (doubling is exact).
   const V two = V::set1(2.0);
   const V mab = V::mul(ma, mb), msq = V::add(V::mul(ma, ma), V::mul(mb, mb));
-  const V num = V::mul(V::add(V::mul(two, mab), c1), V::add(V::mul(two, V::sub(e_ab, mab)), c2));
+  const V num = V::mul(V::fma(two, mab, c1), V::fma(two, V::sub(e_ab, mab), c2));
   const V den = V::mul(V::add(msq, c1), V::add(V::sub(e_sq, msq), c2));
   return V::div(num, den);
 }
