@@ -65,7 +65,7 @@ CODECLENS_MULTIVERSION double sum_squared_difference(const double* a, const doub
 double mse(const PlaneView& a, const PlaneView& b, bool luma) {
   check_same_layout(a, b);
   if (luma) check_luma_channels(a);
-  if (!luma && !is_float(a.type)) {
+  if (!luma && integer_samples(a.type)) {
     const double count = static_cast<double>(a.height) * static_cast<double>(a.width) * static_cast<double>(a.channels);
     return static_cast<double>(integer_squared_error(a, b)) / count;
   }

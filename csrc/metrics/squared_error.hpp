@@ -13,6 +13,9 @@
 
 namespace codeclens::metrics {
 
+// Whether integer_squared_error takes this sample type (uint8, uint16).
+inline bool integer_samples(SampleType t) { return t == SampleType::U8 || t == SampleType::U16; }
+
 // sum (a[i] - b[i])^2 over n packed samples (any alignment). n < 2^40 for uint8, n < 2^32 for uint16 (the
 // caller splits longer runs).
 std::uint64_t sum_squared_difference_u8(const std::uint8_t* a, const std::uint8_t* b, std::size_t n);

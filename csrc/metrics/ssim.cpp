@@ -13,6 +13,7 @@
 #include "metrics/downsample.hpp"
 #include "metrics/gaussian.hpp"
 #include "metrics/mse_psnr.hpp"
+#include "metrics/squared_error.hpp"
 #include "metrics/ssim_rows.hpp"
 
 namespace codeclens::metrics {
@@ -222,7 +223,7 @@ QualityResult quality(const PlaneView& a, const PlaneView& b, const SsimOptions&
   r.downsample_factor = plan.factor;
 
   // Integer samples without luma: the exact integer kernel (one pass at memory speed), as mse() and psnr().
-  const bool exact_mse = !options.luma && !is_float(a.type);
+  const bool exact_mse = !options.luma && integer_samples(a.type);
   Pass pass{&a, &b, options.luma, plan.map.channels, &plan.window, (options.k1 * L) * (options.k1 * L),
             (options.k2 * L) * (options.k2 * L), plan.map.height, plan.map.width, map,
             !exact_mse && plan.factor == 1};
