@@ -29,9 +29,20 @@ def find_baseline(benches: list[dict], baseline: str) -> dict | None:
     return exact[0] if exact else next((b for b in benches if baseline in variant_name(b)), None)
 
 
-def ratio_lines(groups: dict[str, list[dict]], baseline: str) -> list[str]:
+def load_groups(path: str) -> tuple[dict, dict[str, list[dict]]]:
+    """The JSON document and its benchmarks by group."""
+    with open(path) as f:
+        data = json.load(f)
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for b in data["benchmarks"]:
+        groups[b["group"]].append(b)
+    return data, groups
+
+
+def ratio_summary(path: str, baseline: str) -> str:
     """One row per group: 'peer ratio' for every peer against the baseline, and the kernel ISA used."""
-    lines = ["", f"| group | peer median / {baseline} median | kernel ISA |", "|---|---|---|"]
+    _, groups = load_groups(path)
+    lines = [f"| group | peer median / {baseline} median | kernel ISA |", "|---|---|---|"]
     for group, benches in sorted(groups.items()):
         base = find_baseline(benches, baseline)
         if base is None or len(benches) < 2:
@@ -41,15 +52,11 @@ def ratio_lines(groups: dict[str, list[dict]], baseline: str) -> list[str]:
                            for b in peers)
         isa = base.get("extra_info", {}).get("kernel_isa", "–")
         lines.append(f"| {group} | {ratios} | {isa} |")
-    return lines
+    return "\n".join(lines)
 
 
 def summarize(path: str, baseline: str) -> str:
-    with open(path) as f:
-        data = json.load(f)
-    groups: dict[str, list[dict]] = defaultdict(list)
-    for b in data["benchmarks"]:
-        groups[b["group"]].append(b)
+    data, groups = load_groups(path)
     machine = data.get("machine_info", {})
     lines = [f"Machine: {machine.get('cpu', {}).get('brand_raw', machine.get('processor', '?'))}, "
              f"Python {machine.get('python_version', '?')}", "",
@@ -62,7 +69,7 @@ def summarize(path: str, baseline: str) -> str:
             mps = f"{mp / med:.1f}" if mp and med else "–"
             lines.append(f"| {group} | {variant_name(b)} | {med * 1e3:.2f} | {mps} | "
                          f"{med / base['stats']['median']:.2f} |")
-    return "\n".join(lines + ratio_lines(groups, baseline))
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -71,6 +78,8 @@ def main() -> None:
     ap.add_argument("--baseline", default="codeclens", help="variant substring used as the ratio's denominator")
     args = ap.parse_args()
     print(summarize(args.json, args.baseline))
+    print()
+    print(ratio_summary(args.json, args.baseline))
 
 
 if __name__ == "__main__":
