@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import resource
-from functools import partial
 
 import numpy as np
 import pytest
@@ -279,7 +278,7 @@ def test_integer_mse_is_exact_in_every_layout_and_isa(shape, dtype):
     a, b = random_pair(shape, dtype, seed=sum(shape) * 7 + np.dtype(dtype).itemsize)
     for name, (x, y) in layout_views(a, b).items():
         want = exact_mse(x, y)
-        got = each_isa(partial(metrics.mse, x, y))
+        got = each_isa(lambda x=x, y=y: metrics.mse(x, y))
         assert set(got.values()) == {want}, (name, got, want)
         psnr = metrics.psnr(x, y)
         assert psnr == pytest.approx(peak_signal_noise_ratio(x, y, data_range=np.iinfo(dtype).max), rel=1e-12), name
@@ -291,8 +290,8 @@ def test_integer_mse_tails_of_every_length(dtype):
     for width in range(1, 262):  # the vector loops' tails
         x, y = a[:, :width], b[:, :width]  # rows of `width` samples, 261 apart: one run per row
         want = exact_mse(x, y)
-        assert set(each_isa(partial(metrics.mse, x, y)).values()) == {want}, width
-        assert set(each_isa(partial(metrics.mse, x[:1], y[:1])).values()) == {exact_mse(x[:1], y[:1])}, width
+        assert set(each_isa(lambda x=x, y=y: metrics.mse(x, y)).values()) == {want}, width
+        assert set(each_isa(lambda x=x, y=y: metrics.mse(x[:1], y[:1])).values()) == {exact_mse(x[:1], y[:1])}, width
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
@@ -403,10 +402,6 @@ def test_instruction_sets_agree(photos):
         assert abs(value - base_value) < 1e-13 and np.abs(smap - base_map).max() < 1e-10
 
 
-def ssim_and_threaded(a, b):
-    return metrics.ssim(a, b, full=True), metrics.ssim(a, b, threads=2)
-
-
 @pytest.mark.parametrize("channels", [1, 2, 3, 4])
 def test_every_block_height_strip_and_isa_matches_skimage(channels):
     # The kernel filters 8 output rows per block over column strips: heights 11..27 give every remainder of
@@ -417,7 +412,7 @@ def test_every_block_height_strip_and_isa_matches_skimage(channels):
         a = rng.integers(0, 256, (height, 301, channels), dtype=np.uint8)
         b = np.clip(a.astype(int) + rng.integers(-40, 41, a.shape), 0, 255).astype(np.uint8)
         want, want_map = sk_ssim(a, b, 255, full=True)
-        results = each_isa(partial(ssim_and_threaded, a, b))
+        results = each_isa(lambda a=a, b=b: (metrics.ssim(a, b, full=True), metrics.ssim(a, b, threads=2)))
         for isa, ((value, smap), threaded) in results.items():
             assert abs(value - want) < 1e-12 and np.abs(smap - want_map).max() < 1e-12, (isa, height)  # ~1e-15
             assert threaded == value, (isa, height)  # strips on threads: the same sums in the same order
