@@ -1,5 +1,7 @@
-"""codeclens.metrics beside scikit-image, pytorch-msssim and torchmetrics (CPU), in one run, single thread.
+"""codeclens.metrics beside OpenCV, numpy, scikit-image, pytorch-msssim and torchmetrics (CPU), in one run,
+single thread.
 
+    pip install ".[study,test,bench]"                # the peers (bench: opencv-python-headless)
     pytest benchmarks/bench_metrics.py --benchmark-only --benchmark-json=metrics.json
     python benchmarks/summarize.py metrics.json      # ratio table (peer median / codeclens median)
 
@@ -8,6 +10,9 @@ photo pair (a real photo and its quality-90 JPEG, from benchmarks/conftest.py). 
 (1, 3, H, W) tensors prepared outside the timing and run on one torch thread; scikit-image is
 single-threaded. codeclens takes the uint8 arrays as they are. piq is not benchmarked: it requires
 torchvision, which this project does not install.
+
+PSNR peers on the same uint8 pair: cv2.PSNR (OpenCV's norm kernel, single-threaded), numpy on int32
+differences, and scikit-image (float64). A peer whose package is missing is skipped.
 """
 
 from __future__ import annotations
@@ -83,7 +88,7 @@ def test_ssim_rgb(benchmark, pairs, size, lib):
     _run(benchmark, _peer(lib, ref, test), ref.shape[0] * ref.shape[1] / 1e6, rounds)
 
 
-@pytest.mark.parametrize("lib", ["codeclens", "codeclens-quality", "skimage"])
+@pytest.mark.parametrize("lib", ["codeclens", "codeclens-quality", "skimage", "pytorch-msssim"])
 def test_ssim_rgb_4032x3024(benchmark, pairs, lib):
     ref, test = pairs["4032x3024"]
     benchmark.group = "ssim rgb 4032x3024"
@@ -91,13 +96,34 @@ def test_ssim_rgb_4032x3024(benchmark, pairs, lib):
     _run(benchmark, _peer(lib, ref, test), ref.shape[0] * ref.shape[1] / 1e6, rounds)
 
 
-@pytest.mark.parametrize("lib", ["codeclens", "skimage"])
-def test_psnr_rgb_1920x1080(benchmark, pairs, lib):
-    ref, test = pairs["1920x1080"]
-    benchmark.group = "psnr rgb 1920x1080"
-    fn = (lambda: metrics.psnr(ref, test)) if lib == "codeclens" else (
-        lambda: peak_signal_noise_ratio(ref, test, data_range=255))
-    _run(benchmark, fn, ref.shape[0] * ref.shape[1] / 1e6, 10)
+def _psnr_peer(lib: str, ref: np.ndarray, test: np.ndarray):
+    if lib == "codeclens":
+        return lambda: metrics.psnr(ref, test)
+    if lib == "cv2":
+        cv2 = pytest.importorskip("cv2")
+        cv2.setNumThreads(1)
+        return lambda: cv2.PSNR(ref, test)  # R = 255
+    if lib == "numpy":
+        def numpy_psnr():
+            mse = np.mean((ref.astype(np.int32) - test) ** 2)
+            return 10.0 * np.log10(255.0 ** 2 / mse)
+        return numpy_psnr
+    if lib == "skimage":
+        return lambda: peak_signal_noise_ratio(ref, test, data_range=255)
+    raise ValueError(lib)
+
+
+PSNR_LIBS = ["codeclens", "cv2", "numpy", "skimage"]
+
+
+@pytest.mark.parametrize("size", ["1920x1080", "4032x3024"])
+@pytest.mark.parametrize("lib", PSNR_LIBS)
+def test_psnr_rgb(benchmark, pairs, size, lib):
+    ref, test = pairs[size]
+    benchmark.group = f"psnr rgb {size}"
+    fn = _psnr_peer(lib, ref, test)
+    assert fn() == pytest.approx(metrics.psnr(ref, test), rel=1e-9)  # every peer computes the same PSNR
+    _run(benchmark, fn, ref.shape[0] * ref.shape[1] / 1e6, 100 if lib in ("codeclens", "cv2") else 10)
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -56,7 +56,10 @@ def machine_description() -> str:
 
 
 def pytest_report_header(config):
-    return f"machine: {machine_description()}; JPEG library: {jpeg.library_version()}"
+    from codeclens import _core
+
+    return (f"machine: {machine_description()}; JPEG library: {jpeg.library_version()}; "
+            f"metric kernels: {_core.metrics_kernel_isa()}")
 
 
 def mpix_per_s(benchmark, megapixels: float) -> None:

@@ -3,6 +3,7 @@
     python benchmarks/summarize.py out.json [--baseline codeclens]
 
 In each group, the ratio column is (peer median) / (baseline median): above 1 means the baseline is faster.
+A second table lists, per group, every peer's ratio on one line, with the metric kernels' instruction set.
 """
 
 from __future__ import annotations
@@ -22,18 +23,46 @@ def variant_name(bench: dict) -> str:
     return re.sub(r"^test_", "", bench["name"])
 
 
-def summarize(path: str, baseline: str) -> str:
+def find_baseline(benches: list[dict], baseline: str) -> dict | None:
+    """The group's member named exactly `baseline` (lib=codeclens), else the first whose name contains it."""
+    exact = [b for b in benches if variant_name(b).split("=", 1)[-1] == baseline]
+    return exact[0] if exact else next((b for b in benches if baseline in variant_name(b)), None)
+
+
+def load_groups(path: str) -> tuple[dict, dict[str, list[dict]]]:
+    """The JSON document and its benchmarks by group."""
     with open(path) as f:
         data = json.load(f)
     groups: dict[str, list[dict]] = defaultdict(list)
     for b in data["benchmarks"]:
         groups[b["group"]].append(b)
+    return data, groups
+
+
+def ratio_summary(path: str, baseline: str) -> str:
+    """One row per group: 'peer ratio' for every peer against the baseline, and the kernel ISA used."""
+    _, groups = load_groups(path)
+    lines = [f"| group | peer median / {baseline} median | kernel ISA |", "|---|---|---|"]
+    for group, benches in sorted(groups.items()):
+        base = find_baseline(benches, baseline)
+        if base is None or len(benches) < 2:
+            continue
+        peers = sorted((b for b in benches if b is not base), key=lambda b: b["stats"]["median"])
+        ratios = ", ".join(f"{variant_name(b).split('=', 1)[-1]} {b['stats']['median'] / base['stats']['median']:.2f}"
+                           for b in peers)
+        isa = base.get("extra_info", {}).get("kernel_isa", "–")
+        lines.append(f"| {group} | {ratios} | {isa} |")
+    return "\n".join(lines)
+
+
+def summarize(path: str, baseline: str) -> str:
+    data, groups = load_groups(path)
     machine = data.get("machine_info", {})
     lines = [f"Machine: {machine.get('cpu', {}).get('brand_raw', machine.get('processor', '?'))}, "
              f"Python {machine.get('python_version', '?')}", "",
              "| group | variant | median ms | MP/s | ratio vs baseline |", "|---|---|---:|---:|---:|"]
     for group, benches in sorted(groups.items()):
-        base = next((b for b in benches if baseline in variant_name(b)), benches[0])
+        base = find_baseline(benches, baseline) or benches[0]
         for b in sorted(benches, key=lambda b: b["stats"]["median"]):
             med = b["stats"]["median"]
             mp = b.get("extra_info", {}).get("megapixels")
@@ -67,6 +96,8 @@ def main() -> None:
     ap.add_argument("--baseline", default="codeclens", help="variant substring used as the ratio's denominator")
     args = ap.parse_args()
     print(summarize(args.json, args.baseline))
+    print()
+    print(ratio_summary(args.json, args.baseline))
 
 
 if __name__ == "__main__":

@@ -203,6 +203,106 @@ def test_agrees_with_pytorch_msssim(photos):
     assert torch.allclose(ours, peer, atol=1e-12, rtol=0)
 
 
+# ---------------------------------------------------------------------- exact integer MSE and PSNR
+def exact_mse(a: np.ndarray, b: np.ndarray) -> float:
+    """The exact integer sum of squares over the count (Python int / int: one correct rounding)."""
+    d = a.astype(np.int64) - b.astype(np.int64)
+    return int((d * d).sum()) / d.size
+
+
+def each_isa(fn) -> dict:
+    """fn() under every kernel instruction set this CPU has ('auto' restored afterwards)."""
+    out = {}
+    try:
+        for isa in ("avx512", "avx2", "baseline"):
+            try:
+                _core.metrics_set_kernel_isa(isa)
+            except ValueError:
+                continue  # this CPU lacks it
+            out[isa] = fn()
+    finally:
+        _core.metrics_set_kernel_isa("auto")
+    assert "baseline" in out
+    return out
+
+
+def random_pair(shape, dtype, seed):
+    rng = np.random.default_rng(seed)
+    top = np.iinfo(dtype).max + 1
+    return rng.integers(0, top, shape, dtype=dtype), rng.integers(0, top, shape, dtype=dtype)
+
+
+@pytest.mark.parametrize("name", ["chelsea", "coffee", "astronaut", "hubble_deep_field"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_integer_mse_of_photos_is_exact(photos, name, dtype):
+    ref8 = photos[name]
+    test8 = jpeg_roundtrip(ref8, quality=20)
+    if dtype is np.uint16:  # 16-bit versions with low bits that differ
+        noise = np.random.default_rng(1).integers(0, 257, ref8.shape)
+        ref = (ref8.astype(np.int64) * 257 + noise).astype(np.uint16)
+        test = (test8.astype(np.int64) * 257).astype(np.uint16)
+    else:
+        ref, test = ref8, test8
+    want = exact_mse(ref, test)
+    for isa, (m, p) in each_isa(lambda: (metrics.mse(ref, test), metrics.psnr(ref, test))).items():
+        assert m == want, isa
+        assert m == pytest.approx(mean_squared_error(ref, test), rel=1e-12)
+        assert p == pytest.approx(peak_signal_noise_ratio(ref, test, data_range=np.iinfo(dtype).max), rel=1e-12)
+
+
+LAYOUT_SHAPES = [(1, 1), (1, 1, 1), (1, 1, 3), (3, 1, 1), (1, 300), (7, 13, 3), (33, 65), (17, 129, 1),
+                 (5, 9, 200), (64, 64, 4), (41, 77, 3)]
+
+
+def layout_views(a: np.ndarray, b: np.ndarray) -> dict:
+    """(a, b) as packed arrays and as views the kernel must read through strides."""
+    views = {"packed": (a, b), "flipped": (a[::-1, ::-1], b[::-1, ::-1]),
+             "a-flipped-b-packed": (a[::-1], np.ascontiguousarray(b[::-1])),
+             "every-other-column": (a[:, ::2], b[:, ::2]), "crop": (a[1:, 1:], b[1:, 1:])}
+    if a.ndim == 3:
+        views["reversed-channels"] = (a[..., ::-1], b[..., ::-1])
+        planar = [np.ascontiguousarray(x.transpose(2, 0, 1)).transpose(1, 2, 0) for x in (a, b)]
+        views["channel-first"] = tuple(planar)
+        views["channel-first-flipped"] = (planar[0][:, ::-1], planar[1][:, ::-1])
+    raw = bytearray(a.nbytes + 1)  # a at an odd byte offset (unaligned for uint16)
+    unaligned = np.frombuffer(raw, dtype=a.dtype, count=a.size, offset=1).reshape(a.shape)
+    unaligned[...] = a
+    views["unaligned"] = (unaligned, b)
+    return {k: v for k, v in views.items() if v[0].size > 0}
+
+
+@pytest.mark.parametrize("shape", LAYOUT_SHAPES, ids=["x".join(map(str, s)) for s in LAYOUT_SHAPES])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_integer_mse_is_exact_in_every_layout_and_isa(shape, dtype):
+    a, b = random_pair(shape, dtype, seed=sum(shape) * 7 + np.dtype(dtype).itemsize)
+    for name, (x, y) in layout_views(a, b).items():
+        want = exact_mse(x, y)
+        got = each_isa(lambda x=x, y=y: metrics.mse(x, y))
+        assert set(got.values()) == {want}, (name, got, want)
+        psnr = metrics.psnr(x, y)
+        assert psnr == pytest.approx(peak_signal_noise_ratio(x, y, data_range=np.iinfo(dtype).max), rel=1e-12), name
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_integer_mse_tails_of_every_length(dtype):
+    a, b = random_pair((3, 261), dtype, seed=3)
+    for width in range(1, 262):  # the vector loops' tails
+        x, y = a[:, :width], b[:, :width]  # rows of `width` samples, 261 apart: one run per row
+        want = exact_mse(x, y)
+        assert set(each_isa(lambda x=x, y=y: metrics.mse(x, y)).values()) == {want}, width
+        assert set(each_isa(lambda x=x, y=y: metrics.mse(x[:1], y[:1])).values()) == {exact_mse(x[:1], y[:1])}, width
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_integer_mse_of_extreme_values_does_not_overflow(dtype):
+    top = np.iinfo(dtype).max
+    zeros = np.zeros((1100, 1000), dtype)  # 1.1 M samples: beyond the kernels' 32-bit partial-sum blocks
+    full = np.full((1100, 1000), top, dtype)
+    got = each_isa(lambda: (metrics.mse(zeros, full), metrics.mse(full, zeros), metrics.mse(full[:, 1:], zeros[:, 1:])))
+    assert set(got.values()) == {(float(top) ** 2,) * 3}
+    assert metrics.psnr(zeros, full) == 0.0
+
+
 # --------------------------------------------------------------------------------- luma, downsampling
 def test_luma_is_ssim_and_psnr_of_bt601_y(photos):
     ref = photos["rocket"]
@@ -310,21 +410,31 @@ def test_instruction_sets_agree(photos):
     a = photos["astronaut"]
     b = jpeg_roundtrip(a, quality=20)
     chosen = _core.metrics_kernel_isa()
-    results = {}
-    try:
-        for isa in ("avx512", "avx2", "baseline"):
-            try:
-                _core.metrics_set_kernel_isa(isa)
-            except ValueError:
-                continue  # this CPU lacks it
-            results[isa] = metrics.ssim(a, b, full=True)
-    finally:
-        _core.metrics_set_kernel_isa("auto")
+    results = each_isa(lambda: metrics.ssim(a, b, full=True))
     assert _core.metrics_kernel_isa() == chosen
     base_value, base_map = results.pop("baseline")
     for value, smap in results.values():  # the FMA builds agree bitwise, the baseline within rounding
         assert value == results[next(iter(results))][0]
         assert abs(value - base_value) < 1e-13 and np.abs(smap - base_map).max() < 1e-10
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_every_block_height_strip_and_isa_matches_skimage(channels):
+    # The kernel filters 8 output rows per block over column strips: heights 11..27 give every remainder of
+    # the last block (1 to 8 rows, one or more blocks); 301 pixels span several strips for any channel count
+    # (3 and 1: the unrolled instances, 2 and 4: the runtime ones).
+    rng = np.random.default_rng(channels)
+    for height in range(11, 28):
+        a = rng.integers(0, 256, (height, 301, channels), dtype=np.uint8)
+        b = np.clip(a.astype(int) + rng.integers(-40, 41, a.shape), 0, 255).astype(np.uint8)
+        want, want_map = sk_ssim(a, b, 255, full=True)
+        results = each_isa(lambda a=a, b=b: (metrics.ssim(a, b, full=True), metrics.ssim(a, b, threads=2)))
+        for isa, ((value, smap), threaded) in results.items():
+            assert abs(value - want) < 1e-12 and np.abs(smap - want_map).max() < 1e-12, (isa, height)  # ~1e-15
+            assert threaded == value, (isa, height)  # strips on threads: the same sums in the same order
+        fma = [results[isa][0] for isa in ("avx512", "avx2") if isa in results]
+        for value, smap in fma[1:]:  # AVX2 and AVX-512 bitwise
+            assert value == fma[0][0] and np.array_equal(smap, fma[0][1]), height
 
 
 def test_strided_views_are_read_in_place_and_match_copies(photos):

@@ -7,6 +7,7 @@
 
 #include "common/errors.hpp"
 #include "metrics/simd.hpp"
+#include "metrics/squared_error.hpp"
 
 namespace codeclens::metrics {
 
@@ -64,6 +65,10 @@ CODECLENS_MULTIVERSION double sum_squared_difference(const double* a, const doub
 double mse(const PlaneView& a, const PlaneView& b, bool luma) {
   check_same_layout(a, b);
   if (luma) check_luma_channels(a);
+  if (!luma && integer_samples(a.type)) {
+    const double count = static_cast<double>(a.height) * static_cast<double>(a.width) * static_cast<double>(a.channels);
+    return static_cast<double>(integer_squared_error(a, b)) / count;
+  }
   const int ce = luma ? 1 : a.channels;
   const int n = a.width * ce;
   std::vector<double> ra(static_cast<std::size_t>(n)), rb(static_cast<std::size_t>(n));

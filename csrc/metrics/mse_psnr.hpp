@@ -15,9 +15,11 @@ double resolve_data_range(SampleType type, std::optional<double> requested);
 // 10 log10(L^2 / mse); +inf when mse == 0 (identical images).
 double psnr_from_mse(double mse, double data_range);
 
-// Mean of (a - b)^2 in float64 over all H * W * C samples (or over the H * W BT.601 Y values with `luma`,
-// which needs 3 channels). Exact for uint8 (integer squares summed exactly in float64). Throws
-// InvalidArgument for shape mismatch or non-finite samples, TypeMismatch for differing dtypes.
+// Mean of (a - b)^2 over all H * W * C samples (or over the H * W BT.601 Y values with `luma`, which needs 3
+// channels). uint8 / uint16 without luma: the exact integer sum S (squared_error.hpp) over the count N, as
+// double(S) / double(N) (the correctly rounded quotient while S < 2^53, i.e. always for uint8 below 10^11
+// samples). Otherwise float64 throughout. Throws InvalidArgument for shape mismatch or non-finite samples,
+// TypeMismatch for differing dtypes.
 double mse(const PlaneView& a, const PlaneView& b, bool luma = false);
 
 // sum_i (a[i] - b[i])^2 over n float64 samples.

@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <exception>
 #include <memory>
-#include <numeric>
 #include <new>
 #include <string>
 
@@ -14,6 +13,7 @@
 #include "metrics/downsample.hpp"
 #include "metrics/gaussian.hpp"
 #include "metrics/mse_psnr.hpp"
+#include "metrics/squared_error.hpp"
 #include "metrics/ssim_rows.hpp"
 
 namespace codeclens::metrics {
@@ -36,20 +36,15 @@ class Scratch {
   std::unique_ptr<double, Free> ptr_;
 };
 
-// Rows ahead of the one being loaded that are requested from memory (2 to 8 measure the same; none is 15%
-// slower on 1920x1080 RGB: a strip reads a short piece of every row, which the hardware prefetchers miss).
+// Rows ahead of the one being loaded that are requested from memory (none is 5% slower on 1920x1080 RGB: a
+// strip reads a short piece of every row, which the hardware prefetchers miss).
 constexpr int kPrefetchRows = 4;
 
 std::size_t round_up8(std::size_t n) { return (n + 7) / 8 * 8; }
 
-// Pixels per strip: as many as fit kStripPitch samples, rounded down so that width * channels fills whole
-// 8-lane vectors (40 pixels for RGB, 128 for gray); only the last strip of a row may be narrower.
-int strip_width(int channels) {
-  const int fit = kStripPitch / channels;
-  if (fit < 1) return 1;
-  const int unit = 8 / std::gcd(8, channels);  // pixels per whole number of vectors
-  return fit >= unit ? fit / unit * unit : fit;
-}
+// Pixels per strip: as many as fit kStripPitch samples (128 for RGB, 384 for gray), at least one; only the
+// last strip of a row may be narrower. The strips, and so every sum, do not depend on the thread count.
+int strip_width(int channels) { return std::max(1, kStripPitch / channels); }
 
 // What one fused pass needs besides the images.
 struct Pass {
@@ -63,6 +58,7 @@ struct Pass {
   int out_height;
   int out_width;
   double* map;
+  bool fused_mse;  // sum (a - b)^2 of the loaded rows (float or luma input; integers use the exact kernel)
 };
 
 struct StripResult {
@@ -71,56 +67,68 @@ struct StripResult {
   int nonfinite = 0;  // bit 0: a, bit 1: b
 };
 
-// One column strip, output pixels [p0, p0 + width): every input row is loaded once, filtered horizontally
-// into a ring of win_size rows, and each output row is filtered vertically from the ring and turned into SSIM.
+// One column strip, output pixels [p0, p0 + width). Every input row is loaded once into a ring of
+// kBlockRows + taps - 1 rows (the four moments of its samples); as soon as kBlockRows output rows (or the
+// last ones) have all their input rows, they are filtered vertically, transposed, filtered horizontally and
+// turned into SSIM together (ssim_rows.hpp). colsum[kBlockRows j + r] sums the SSIM of sample column j over
+// the output rows with r = row mod kBlockRows.
 void run_strip(const Pass& pass, int p0, int width, bool last, StripResult& result) {
   const int taps = static_cast<int>(pass.window->size());
   const double* w = pass.window->data();
   const int ce = pass.channels;
   const int n = width * ce;
-  // The stages run over whole vectors: n_pad lanes, the lanes past n computed and then ignored.
-  const int n_pad = static_cast<int>(round_up8(static_cast<std::size_t>(n)));
   const int span_px = width + taps - 1;
   const int span = span_px * ce;
-  const int pitch = n_pad <= kStripPitch ? kStripPitch : n_pad;
-  const std::size_t slot = static_cast<std::size_t>(kMoments) * pitch;
-  // Input rows carry one zero block past the span for the padding lanes.
-  const std::size_t row_ld = round_up8(static_cast<std::size_t>(span) + 8);
+  const int cols = static_cast<int>(round_up8(static_cast<std::size_t>(span)));  // the vertical stage's columns
+  const std::size_t slot = static_cast<std::size_t>(kMoments) * cols;
+  const int slots = kBlockRows + taps - 1;
+  const std::size_t t_pitch = static_cast<std::size_t>(kBlockRows) * (cols + kHorizontalOverrun);
   // MSE counts each input column once: the strip owns its first `width` columns, the last strip all of them.
   const int owned = last ? span : n;
 
-  Scratch rows(kMoments * row_ld), ring(static_cast<std::size_t>(taps) * slot),
-      colsum(static_cast<std::size_t>(n_pad)), map_row(pass.map != nullptr ? static_cast<std::size_t>(n_pad) : 0);
-  std::fill(rows.get(), rows.get() + kMoments * row_ld, 0.0);
-  std::fill(colsum.get(), colsum.get() + n_pad, 0.0);
-  double* ra = rows.get() + kMeanA * row_ld;
-  double* rb = rows.get() + kMeanB * row_ld;
-  double* squares = rows.get() + kSquares * row_ld;
-  double* cross = rows.get() + kCross * row_ld;
-  const double* sources[kMoments] = {ra, rb, squares, cross};
-  std::vector<const double*> window_rows(static_cast<std::size_t>(taps));
+  const std::size_t block_samples = static_cast<std::size_t>(kBlockRows) * n;
+  Scratch ring(static_cast<std::size_t>(slots) * slot), tiles(kMoments * t_pitch), colsum(block_samples),
+      map_block(pass.map != nullptr ? block_samples : 0);
+  // Zeros: the padding columns past the span (never loaded) and past the tiles (never filtered) stay finite.
+  std::fill(ring.get(), ring.get() + slots * slot, 0.0);
+  std::fill(tiles.get(), tiles.get() + kMoments * t_pitch, 0.0);
+  std::fill(colsum.get(), colsum.get() + block_samples, 0.0);
+  std::vector<const double*> window_rows(static_cast<std::size_t>(slots));
 
   const int height = pass.a->height;
+  int next_out = 0;  // output rows [0, next_out) are done
   for (int y = 0; y < height; ++y) {
+    double* ra = ring.get() + static_cast<std::size_t>(y % slots) * slot;
+    double* rb = ra + kMeanB * cols;
     prefetch_row(*pass.a, y + kPrefetchRows, p0, span_px);
     prefetch_row(*pass.b, y + kPrefetchRows, p0, span_px);
     if (!load_row(*pass.a, y, p0, span_px, pass.luma, ra)) result.nonfinite |= 1;
     if (!load_row(*pass.b, y, p0, span_px, pass.luma, rb)) result.nonfinite |= 2;
     if (result.nonfinite) return;
-    result.squared_error += sum_squared_difference(ra, rb, owned);
-    products_stage(ra, rb, span, squares, cross);
-    horizontal_stage(sources, n_pad, ce, w, taps, ring.get() + static_cast<std::size_t>(y % taps) * slot, pitch);
-    const int oy = y - (taps - 1);
-    if (oy < 0) continue;
-    for (int k = 0; k < taps; ++k) window_rows[k] = ring.get() + static_cast<std::size_t>((oy + k) % taps) * slot;
-    vertical_ssim_stage(window_rows.data(), n_pad, w, taps, pitch, pass.c1, pass.c2, colsum.get(),
-                        pass.map != nullptr ? map_row.get() : nullptr);
-    if (pass.map != nullptr) {
-      std::copy(map_row.get(), map_row.get() + n, pass.map + (static_cast<std::size_t>(oy) * pass.out_width + p0) * ce);
+    if (pass.fused_mse) result.squared_error += sum_squared_difference(ra, rb, owned);
+    products_stage(ra, rb, span, ra + kSquares * cols, ra + kCross * cols);
+    const int count = std::min(kBlockRows, y - taps + 2 - next_out);  // output rows with all inputs loaded
+    if (count < kBlockRows && (y + 1 < height || count <= 0)) continue;
+    // A short last block repeats its last input row for the missing ones (finite; those rows are dropped).
+    for (int t = 0; t < slots; ++t) {
+      const int row = next_out + std::min(t, count + taps - 2);
+      window_rows[t] = ring.get() + static_cast<std::size_t>(row % slots) * slot;
     }
+    vertical_block_stage(window_rows.data(), cols, cols, w, taps, tiles.get(), t_pitch);
+    horizontal_ssim_stage(tiles.get(), t_pitch, n, ce, w, taps, pass.c1, pass.c2, count, colsum.get(),
+                          pass.map != nullptr ? map_block.get() : nullptr);
+    for (int r = 0; pass.map != nullptr && r < count; ++r) {
+      double* dst = pass.map + (static_cast<std::size_t>(next_out + r) * pass.out_width + p0) * ce;
+      for (int j = 0; j < n; ++j) dst[j] = map_block.get()[static_cast<std::size_t>(kBlockRows) * j + r];
+    }
+    next_out += count;
   }
   result.channel_sums.assign(static_cast<std::size_t>(ce), 0.0);
-  for (int i = 0; i < n; ++i) result.channel_sums[i % ce] += colsum.get()[i];
+  for (int j = 0; j < n; ++j) {
+    double column = 0.0;
+    for (int r = 0; r < kBlockRows; ++r) column += colsum.get()[static_cast<std::size_t>(kBlockRows) * j + r];
+    result.channel_sums[j % ce] += column;
+  }
 }
 
 struct FusedResult {
@@ -214,13 +222,16 @@ QualityResult quality(const PlaneView& a, const PlaneView& b, const SsimOptions&
   r.data_range = L;
   r.downsample_factor = plan.factor;
 
+  // Integer samples without luma: the exact integer kernel (one pass at memory speed), as mse() and psnr().
+  const bool exact_mse = !options.luma && integer_samples(a.type);
   Pass pass{&a, &b, options.luma, plan.map.channels, &plan.window, (options.k1 * L) * (options.k1 * L),
-            (options.k2 * L) * (options.k2 * L), plan.map.height, plan.map.width, map};
+            (options.k2 * L) * (options.k2 * L), plan.map.height, plan.map.width, map,
+            !exact_mse && plan.factor == 1};
   FusedResult fused;
   const double samples = static_cast<double>(a.height) * a.width * plan.map.channels;
   if (plan.factor == 1) {
     fused = run_fused(pass, threads);
-    r.mse = fused.squared_error / samples;
+    r.mse = exact_mse ? mse(a, b, false) : fused.squared_error / samples;
   } else {
     const DoubleImage da = wang_downsample(a, plan.factor, options.luma, "a");
     const DoubleImage db = wang_downsample(b, plan.factor, options.luma, "b");

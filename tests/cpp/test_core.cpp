@@ -15,7 +15,10 @@
 #include "jpeg/decode.hpp"
 #include "jpeg/encode.hpp"
 #include "jpeg/probe.hpp"
+#include "metrics/gaussian.hpp"
+#include "metrics/squared_error.hpp"
 #include "metrics/ssim.hpp"
+#include "metrics/ssim_rows.hpp"
 
 namespace {
 
@@ -173,6 +176,143 @@ void test_ssim_invariants() {
   CHECK(ab2.ssim == ab.ssim);
 }
 
+// Runs fn under every kernel instruction set this CPU has, then restores the automatic choice.
+template <typename Fn>
+void for_each_isa(Fn fn) {
+  for (const char* isa : {"avx512", "avx2", "baseline"}) {
+    try {
+      metrics::set_kernel_isa(isa);
+    } catch (const InvalidArgument&) {
+      continue;
+    }
+    fn(isa);
+  }
+  metrics::set_kernel_isa("auto");
+}
+
+// The integer MSE kernel against a plain loop: packed, flipped (negative strides), channel-first and
+// every-other-column views of uint8 and uint16 images, odd sizes, every ISA.
+template <typename T>
+void check_integer_squared_error(int h, int w, int c, unsigned seed) {
+  std::mt19937 rng(seed);
+  const int top = sizeof(T) == 1 ? 255 : 65535;
+  std::vector<T> a(static_cast<std::size_t>(h) * w * c), b(a.size());
+  for (auto& v : a) v = static_cast<T>(rng() % (top + 1));
+  for (auto& v : b) v = static_cast<T>(rng() % (top + 1));
+  const metrics::SampleType type = sizeof(T) == 1 ? metrics::SampleType::U8 : metrics::SampleType::U16;
+  const std::ptrdiff_t s = sizeof(T);
+  unsigned __int128 want = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const std::int64_t d = static_cast<std::int64_t>(a[i]) - b[i];
+    want += static_cast<unsigned __int128>(d * d);
+  }
+  auto view = [&](const std::vector<T>& img, bool flip, bool planar) {
+    metrics::PlaneView v{img.data(), type, h, w, c, w * c * s, c * s, s};
+    if (planar) {  // the same buffer read as (C, H, W): channel-first rows
+      v.ch_stride = static_cast<std::ptrdiff_t>(h) * w * s;
+      v.row_stride = w * s;
+      v.col_stride = s;
+    }
+    if (flip) {  // [::-1, ::-1]
+      const std::size_t first_channel = planar ? static_cast<std::size_t>(c - 1) * h * w : c - 1;
+      v.data = img.data() + (img.size() - 1) - first_channel;
+      v.row_stride = -v.row_stride;
+      v.col_stride = -v.col_stride;
+    }
+    return v;
+  };
+  for_each_isa([&](const char* isa) {
+    for (bool flip : {false, true}) {
+      for (bool planar : {false, true}) {
+        const unsigned __int128 got = metrics::integer_squared_error(view(a, flip, planar), view(b, flip, planar));
+        if (got != want) std::fprintf(stderr, "%s %dx%dx%d flip=%d planar=%d\n", isa, h, w, c, flip, planar);
+        CHECK(got == want);
+      }
+    }
+    // a packed, b flipped: different sample orders, so the per-sample path; compare with a plain loop
+    unsigned __int128 mixed = 0;
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x)
+        for (int k = 0; k < c; ++k) {
+          const std::int64_t d = static_cast<std::int64_t>(a[(static_cast<std::size_t>(y) * w + x) * c + k]) -
+                                 b[(static_cast<std::size_t>(h - 1 - y) * w + (w - 1 - x)) * c + k];
+          mixed += static_cast<unsigned __int128>(d * d);
+        }
+    CHECK(metrics::integer_squared_error(view(a, false, false), view(b, true, false)) == mixed);
+  });
+}
+
+void test_integer_squared_error() {
+  const int sizes[][3] = {{1, 1, 1},  {1, 1, 3},   {3, 1, 1},   {1, 300, 1},
+                          {7, 13, 3}, {33, 65, 1}, {5, 9, 200}, {64, 129, 4}};
+  unsigned seed = 11;
+  for (auto& sz : sizes) {
+    check_integer_squared_error<std::uint8_t>(sz[0], sz[1], sz[2], seed++);
+    check_integer_squared_error<std::uint16_t>(sz[0], sz[1], sz[2], seed++);
+  }
+  // Extremes over more than one 32-bit partial-sum block: every difference 255 (65535).
+  const std::size_t n = 1100000;
+  std::vector<std::uint8_t> z8(n, 0), f8(n, 255);
+  std::vector<std::uint16_t> z16(n, 0), f16(n, 65535);
+  for_each_isa([&](const char*) {
+    CHECK(metrics::sum_squared_difference_u8(z8.data(), f8.data(), n) == n * 65025ull);
+    CHECK(metrics::sum_squared_difference_u16(f16.data(), z16.data(), n) == n * 4294836225ull);
+  });
+}
+
+// SSIM map by direct 2-D Gaussian sums (121 terms per moment, no separable passes, no blocks or strips).
+std::vector<double> naive_ssim_map(const std::vector<std::uint8_t>& a, const std::vector<std::uint8_t>& b, int h,
+                                   int w, int c) {
+  const std::vector<double> g = metrics::gaussian_window(11, 1.5);
+  const double c1 = (0.01 * 255) * (0.01 * 255), c2 = (0.03 * 255) * (0.03 * 255);
+  std::vector<double> map;
+  for (int y = 0; y + 11 <= h; ++y)
+    for (int x = 0; x + 11 <= w; ++x)
+      for (int k = 0; k < c; ++k) {
+        double ma = 0, mb = 0, sq = 0, ab = 0;
+        for (int i = 0; i < 11; ++i)
+          for (int j = 0; j < 11; ++j) {
+            const std::size_t at = (static_cast<std::size_t>(y + i) * w + x + j) * c + k;
+            const double wt = g[i] * g[j], va = a[at], vb = b[at];
+            ma += wt * va;
+            mb += wt * vb;
+            sq += wt * (va * va + vb * vb);
+            ab += wt * va * vb;
+          }
+        const double num = (2 * ma * mb + c1) * (2 * (ab - ma * mb) + c2);
+        const double den = (ma * ma + mb * mb + c1) * (sq - ma * ma - mb * mb + c2);
+        map.push_back(num / den);
+      }
+  return map;
+}
+
+// The block kernel against the naive map for every remainder of the 8-row blocks, on every ISA (AVX2 and
+// AVX-512 bitwise equal), and on 1 or 3 threads (bitwise equal).
+void test_ssim_blocks_against_naive() {
+  const int w = 150, c = 3;
+  for (int h = 11; h <= 27; h += 3) {
+    const auto a = photo_like(h, w, c, 5 + h);
+    auto b = photo_like(h, w, c, 6 + h);
+    const std::vector<double> want = naive_ssim_map(a, b, h, w, c);
+    metrics::PlaneView va{a.data(), metrics::SampleType::U8, h, w, c, w * c, c, 1};
+    metrics::PlaneView vb{b.data(), metrics::SampleType::U8, h, w, c, w * c, c, 1};
+    std::vector<std::vector<double>> fma_maps;
+    for_each_isa([&](const char* isa) {
+      std::vector<double> map(want.size()), map3(want.size());
+      const auto one = metrics::quality(va, vb, metrics::SsimOptions{}, map.data(), 1);
+      const auto three = metrics::quality(va, vb, metrics::SsimOptions{}, map3.data(), 3);
+      CHECK(one.ssim == three.ssim && map == map3);
+      double worst = 0;
+      for (std::size_t i = 0; i < map.size(); ++i) worst = std::fmax(worst, std::fabs(map[i] - want[i]));
+      // The naive sums run in another order; E[a^2 + b^2] - mu^2 cancels to ~1e-12 (skimage, separable: ~1e-15).
+      if (worst >= 1e-10) std::fprintf(stderr, "%s h=%d: max |map - naive| = %g\n", isa, h, worst);
+      CHECK(worst < 1e-10);
+      if (std::string(isa) != "baseline") fma_maps.push_back(map);
+    });
+    for (const auto& m : fma_maps) CHECK(m == fma_maps[0]);
+  }
+}
+
 // Every mutation of valid files must give pixels/coefficients or a CodecError / InvalidArgument.
 void test_corrupt_corpus() {
   const auto img = photo_like(40, 56, 3, 3);
@@ -216,6 +356,8 @@ int main() {
   test_flat_block_dc();
   test_strided_views();
   test_ssim_invariants();
+  test_integer_squared_error();
+  test_ssim_blocks_against_naive();
   test_corrupt_corpus();
   if (failures) {
     std::fprintf(stderr, "%d check(s) failed\n", failures);
