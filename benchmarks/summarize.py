@@ -72,7 +72,7 @@ def summarize(path: str, baseline: str) -> str:
     return "\n".join(lines + _measurements(groups))
 
 
-_TIMING_INFO = {"megapixels", "mpix_per_s", "machine", "how"}
+_TIMING_INFO = {"megapixels", "mpix_per_s", "machine", "how", "kernel_isa"}
 
 
 def _measurements(groups: dict[str, list[dict]]) -> list[str]:
