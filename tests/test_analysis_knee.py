@@ -96,6 +96,12 @@ def test_no_knee_on_a_straight_a_convex_or_a_flat_curve():
         assert k.law_quality == pytest.approx(21.4976, abs=1e-4)  # the law's knee does not depend on the data
 
 
+def test_a_rise_within_the_noise_has_no_knee():
+    small = 0.2 + 0.03 * np.log(Q) / np.log(100)  # the law's shape, but a rise of 0.03 only
+    assert find_knee(Q, small).found and find_knee(Q, small).rise == pytest.approx(0.03)
+    assert not find_knee(Q, small, min_rise=0.05).found  # the unit box would blow any wiggle up to a knee
+
+
 def test_knee_on_a_qp_axis():
     qp = np.arange(22.0, 52.0, 3)
     acc = np.where(qp <= 37, 0.7 - 0.001 * (qp - 22), 0.685 - 0.04 * (qp - 37))

@@ -17,7 +17,9 @@ the tested range of quality and accuracy.
   Data that follow c·log q exactly have their knee at the tested quality nearest the law's (20 on the grid
   1, 2, 3, 5, 7, 10, 15, 20, 30, ..., 100); a plateau that falls off below q has its knee at q. It is **found**
   when the curve rises above the chord by at least ``min_height`` of the box (a straight or convex curve,
-  or a flat one, has no knee). A data knee above the law's says accuracy falls off earlier than c·log q.
+  or a flat one, has no knee) and the fitted accuracy rises by at least ``min_rise`` from the worst to the best
+  quality (the box scales any wiggle up to its height: a rise below the noise is no curve to read a knee from).
+  A data knee above the law's says accuracy falls off earlier than c·log q.
 - **Drop rule**, :func:`plateau_drop` (a practical reading of the same curve): the plateau is the accuracy at the
   best quality after the isotonic fit, and ``drop_quality`` the lowest tested quality whose fitted accuracy is
   still within ``drop`` (absolute) of it.
@@ -116,6 +118,7 @@ class Knee:
     found: bool           # the data rise above their chord by at least min_height
     quality: float        # the data's N_approx (NaN when not found)
     height: float         # how far the knee point lies above the chord, as a fraction of the box
+    rise: float           # accuracy of the isotonic fit at the best quality minus at the worst
     law_quality: float    # the law's N_approx over the tested range (NaN for direction -1)
     law: LogFit | None    # accuracy = c·ln q (None for direction -1)
     law_a: LogFit         # accuracy = a + c·direction·ln q
@@ -132,14 +135,16 @@ class Knee:
         return {"law_c": law.c if law else float("nan"), "law_rmse": law.rmse if law else float("nan"),
                 "log_a": self.law_a.a, "log_c": self.law_a.c, "log_rmse": self.law_a.rmse,
                 "knee_found": self.found, "n_approx": self.quality, "n_approx_bpp": self.bpp,
-                "knee_height": self.height, "n_approx_law": self.law_quality, "n_approx_law_bpp": self.law_bpp,
+                "knee_height": self.height, "rise": self.rise, "n_approx_law": self.law_quality,
+                "n_approx_law_bpp": self.law_bpp,
                 "plateau": self.plateau, "drop_quality": self.drop_quality, "drop_bpp": self.drop_bpp}
 
 
 def find_knee(quality: np.ndarray, accuracy: np.ndarray, *, direction: int = 1, bpp: np.ndarray | None = None,
-              min_height: float = 0.1, drop: float = 0.02) -> Knee:
+              min_height: float = 0.1, min_rise: float = 0.0, drop: float = 0.02) -> Knee:
     """The data's and the law's N_approx of an accuracy-vs-quality curve, the two log fits and the drop rule
-    (see the module docstring). At least 3 distinct qualities; repeated qualities are averaged."""
+    (see the module docstring). At least 3 distinct qualities; repeated qualities are averaged. ``min_rise``:
+    the smallest rise of accuracy (absolute) that can have a knee, e.g. the noise of one point."""
     x_all, acc_all = _prepare(quality, accuracy, direction)
     q_all = np.asarray(quality, dtype=np.float64)
     qs = np.unique(q_all)
@@ -152,7 +157,8 @@ def find_knee(quality: np.ndarray, accuracy: np.ndarray, *, direction: int = 1, 
     mono = isotonic(mean)
     above = _above_chord(t, mono)
     i = int(np.argmax(above))
-    found = bool(above[i] >= min_height)
+    rise = float(mono[-1] - mono[0])
+    found = bool(above[i] >= min_height and rise >= min_rise)
 
     law = log_fit(q_all, acc_all, 1, intercept=False) if direction == 1 else None
     law_a = log_fit(q_all, acc_all, direction, intercept=True)
@@ -171,7 +177,7 @@ def find_knee(quality: np.ndarray, accuracy: np.ndarray, *, direction: int = 1, 
 
     lookup = dict(zip(qs.tolist(), mono.tolist()))
     fitted = np.array([lookup[v] for v in q_all.tolist()])
-    return Knee(found=found, quality=float(qs[i]) if found else float("nan"), height=float(above[i]),
+    return Knee(found=found, quality=float(qs[i]) if found else float("nan"), height=float(above[i]), rise=rise,
                 law_quality=law_q, law=law, law_a=law_a, fitted=fitted, plateau=plateau, drop_quality=q_drop,
                 bpp=bpp_at(float(qs[i])) if found else float("nan"), law_bpp=bpp_at(law_q),
                 drop_bpp=bpp_at(q_drop))
@@ -191,7 +197,7 @@ def plateau_drop(quality: np.ndarray, accuracy: np.ndarray, *, direction: int = 
 
 
 KNEE_COLUMNS = ("model", "codec", "scale", "color", "metric", "n_points", "n_photos", "law_c", "law_rmse", "log_a",
-                "log_c", "log_rmse", "knee_found", "n_approx", "n_approx_bpp", "knee_height", "n_approx_law",
+                "log_c", "log_rmse", "knee_found", "n_approx", "n_approx_bpp", "knee_height", "rise", "n_approx_law",
                 "n_approx_law_bpp", "plateau", "drop", "drop_quality", "drop_bpp", "note")
 RESIDUAL_COLUMNS = ("model", "codec", "scale", "color", "metric", "quality", "bpp", "accuracy", "law", "log_fit",
                     "residual", "monotone")
@@ -208,7 +214,7 @@ def knee_table(table: Mapping[str, np.ndarray], *, metric: str = "top1", drop: f
     """The log fits and N_approx per (model, codec, scale, color) of a results table, over the codec's quality
     parameter (codecs with a known direction only). Accuracy of a point = fraction of the photos of that setting
     with rank <= 1 (``top1``) or <= 5 (``top5``). ``drop`` defaults to max(0.02, 1 / photos): a drop smaller
-    than one photo cannot be told from noise."""
+    than one photo cannot be told from noise; it is also the smallest rise that can have a knee."""
     k = {"top1": 1, "top5": 5}.get(metric)
     if k is None:
         raise ValueError(f"expected metric 'top1' or 'top5', got {metric!r}")
@@ -230,7 +236,7 @@ def knee_table(table: Mapping[str, np.ndarray], *, metric: str = "top1", drop: f
         if len(q) < 3 or np.any(q <= 0):
             knees.append({**row, "drop": d, "knee_found": False, "note": f"{len(q)} qualities (3 needed)"})
             continue
-        knee = find_knee(q, acc, direction=direction, bpp=b, drop=d, min_height=min_height)
+        knee = find_knee(q, acc, direction=direction, bpp=b, drop=d, min_height=min_height, min_rise=d)
         law = knee.law
         knees.append({**row, **knee.as_row(), "drop": d, "note": "" if direction == 1 else
                       "parameter grows with compression: no law without intercept"})

@@ -321,18 +321,20 @@ def _knee(w: _Writer, t: dict) -> None:
                 "law that is the logarithmic mean (q_max - q_min) / ln(q_max / q_min) of the tested range whatever c "
                 "(`N_approx law`; 21.5 for q = 1..100, the paper's q ≈ 20); `N_approx data` is the same point on the "
                 "measured accuracies after an isotonic fit, reported when it lies at least 0.1 of the box above the "
-                "chord (`height`). A data knee above the law's: accuracy falls off earlier than c·ln(q). HEVC QP and "
+                "chord (`height`) and the fitted accuracy rises by at least `drop` (`rise`). A data knee above the "
+                "law's: accuracy falls off earlier than c·ln(q). HEVC QP and "
                 "JPEG 2000 ratio grow with compression: their axis is flipped and the law (written for a quality in "
                 "percent) is not fitted. `drop q`: the lowest quality whose isotonic-fitted accuracy is within `drop` "
                 "of the plateau (accuracy at the best quality). bpp columns: interpolated in (ln q, ln bpp) from the "
                 "mean bpp of the points.\n")
     w.md.append(md_table(rep.knees, ["model", "codec", "scale", "color", "n_points", "n_photos", "law_c", "law_rmse",
                                      "log_a", "log_c", "log_rmse", "n_approx_law", "n_approx_law_bpp", "knee_found",
-                                     "n_approx", "n_approx_bpp", "knee_height", "plateau", "drop", "drop_quality",
+                                     "n_approx", "n_approx_bpp", "knee_height", "rise", "plateau", "drop",
+                                     "drop_quality",
                                      "drop_bpp", "note"],
                          ["model", "codec", "scale", "colour", "points", "photos", "law c", "law rmse", "a", "c",
                           "rmse", "N_approx law", "law bpp", "knee?", "N_approx data", "data bpp", "height",
-                          "plateau", "drop", "drop q", "drop bpp", "note"]))
+                          "rise", "plateau", "drop", "drop q", "drop bpp", "note"]))
     w.md.append(f"\n\nFits and residuals per point: `{w.csv('knee_residuals.csv', rep.residuals)}`; "
                 f"`{w.csv('knees.csv', rep.knees)}`\n")
     for model in sorted(set(rep.knees["model"].tolist())):

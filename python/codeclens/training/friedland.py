@@ -52,8 +52,8 @@ class FriedlandConfig:
     test_per_class: int = 16
     limit: int | None = None  # --data: at most this many training images per class (and a quarter as many tests)
     test_fraction: float = 0.25  # --data without train/test sub-folders
-    epochs: int = 4
-    batch_size: int = 32
+    epochs: int = 5
+    batch_size: int = 16
     lr: float = 1e-3
     seed: int = 0
     extra: dict = field(default_factory=dict)
@@ -193,7 +193,9 @@ def train_and_test(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tens
 
 def score_curve(rows: list[dict], quality_key: str, label_key: str = "model", bpp_key: str | None = None):
     """The knee of the mean accuracy over ``label_key`` per quality (rows whose quality is not None) and the
-    points per label: (Knee, {label: (quality, accuracy)}). ValueError with fewer than 3 qualities."""
+    points per label: (Knee, {label: (quality, accuracy)}). A knee needs the mean accuracy to rise by at least
+    its noise: the points' mean 95 % half-width over the square root of the number of labels averaged. ValueError
+    with fewer than 3 qualities."""
     from ..analysis.knee import find_knee
 
     rated = [r for r in rows if r[quality_key] is not None]
@@ -202,7 +204,9 @@ def score_curve(rows: list[dict], quality_key: str, label_key: str = "model", bp
     bpp = None
     if bpp_key is not None:
         bpp = np.array([np.mean([r[bpp_key] for r in rated if float(r[quality_key]) == q]) for q in qualities])
-    knee = find_knee(np.array(qualities), mean, bpp=bpp)
+    half = float(np.mean([(r["accuracy_ci_high"] - r["accuracy_ci_low"]) / 2 for r in rated]))
+    noise = half / np.sqrt(len({r[label_key] for r in rated}))
+    knee = find_knee(np.array(qualities), mean, bpp=bpp, min_rise=noise)
     points = {}
     for label in dict.fromkeys(r[label_key] for r in rated):
         mine = [r for r in rated if r[label_key] == label]
@@ -258,11 +262,11 @@ def run_friedland(cfg: FriedlandConfig, out_dir: str | Path, quiet: bool = True,
     series = {}
     for q in dict.fromkeys(r["quality"] for r in rows):
         mine = [r for r in rows if r["quality"] == q]
-        series["original" if q is None else f"q={q}"] = tuple(np.array([r[k] for r in mine], dtype=np.float64) for k in
-                                                               ("params", "accuracy", "accuracy_ci_low",
-                                                                "accuracy_ci_high"))
-    plots.accuracy_series(series, out_dir / "fig4_accuracy_vs_parameters.png", xlabel="parameters",
-                          title="Accuracy vs parameters per JPEG quality (Friedland et al. Fig. 4)")
+        columns = [np.array([r[k] for r in mine], dtype=np.float64)
+                   for k in ("params", "accuracy", "accuracy_ci_low", "accuracy_ci_high")]
+        series["original" if q is None else f"q={q}"] = [columns[0] / 1e6, *columns[1:]]
+    plots.accuracy_series(series, out_dir / "fig4_accuracy_vs_parameters.png", xlabel="parameters (millions)",
+                          title="Accuracy vs parameters per JPEG quality (Friedland et al. Fig. 4)", log_x=False)
     (out_dir / "results.json").write_text(json.dumps(report, indent=1, default=str))
     return rows
 

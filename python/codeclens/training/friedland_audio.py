@@ -42,7 +42,7 @@ PCM_KBPS = 16 * SAMPLE_RATE / 1000  # 705.6 kbps: 16-bit mono PCM at 44.1 kHz
 @dataclass
 class AudioConfig:
     bitrates: Sequence[int | None] = (None, 320, 128, 64, 32, 16, 8)
-    models: Sequence[str] = ("A", "C")  # the paper's blue (A) and green (C) dots of Figure 5a
+    models: Sequence[str] = ("A",)  # the paper's blue dots of Figure 5a (its green ones: C)
     data: str | None = None  # an IDMT-SMT-Audio-Effects folder; None: the synthetic set
     per_class: int = 16  # synthetic clips per class
     limit: int | None = None  # at most this many clips per class
@@ -172,7 +172,7 @@ def run_friedland_audio(cfg: AudioConfig, out_dir: str | Path, quiet: bool = Tru
         report["knee"] = f"not fitted: {e}"
     else:
         row = {"curve": f"mean of {'/'.join(cfg.models)}", "axis": "relative bitrate (% of 16-bit PCM)",
-               **knee.as_row()}
+               **{k: v for k, v in knee.as_row().items() if not k.endswith("_bpp")}}
         row.update(n_approx_kbps=row["n_approx"] * PCM_KBPS / 100,
                    n_approx_law_kbps=row["n_approx_law"] * PCM_KBPS / 100)
         report["knee"] = row
