@@ -1,5 +1,5 @@
 """codeclens.training: a short CPU run on the embedded photos lowers the loss; checkpoints resume exactly;
-metrics logs; the 'codeclens train' commands; the Friedland experiment on a tiny grid."""
+metrics logs; the 'codeclens train' commands (the Friedland experiments: tests/test_friedland.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from codeclens.data import sample_photos
 from codeclens.dctdata import DctDataset, items_of, make_loader
 from codeclens.training.loop import TrainConfig, Trainer, topk_correct
 from codeclens.training.models import SmallCNN, build_model, input_kind
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -188,18 +187,3 @@ def test_cli_fit_quality_applies_to_dct_networks(tmp_path):
                                                                                                [4, 4, 4])
     assert json.loads((out / "config.json").read_text())["spec"]["quality"] == 30
 
-
-def test_friedland_tiny_grid(tmp_path):
-    from codeclens.training.friedland import FriedlandConfig, format_results, run_friedland
-
-    cfg = FriedlandConfig(qualities=(None, 10), widths=(4,), photos=3, train_per_class=4, test_per_class=2, epochs=1)
-    rows = run_friedland(cfg, tmp_path)
-    assert [r["quality"] for r in rows] == [None, 10]
-    assert rows[1]["bpp"] < 2.0 and rows[0]["params"] == rows[1]["params"] > 0
-    assert all(0.0 <= r["test_top1"] <= 1.0 for r in rows)
-    assert (tmp_path / "results.csv").exists() and "| 10 |" in format_results(rows)
-    dct_rows = run_friedland(FriedlandConfig(qualities=(20,), widths=(4,), domain="dct", bands=4, photos=2,
-                                             train_per_class=2, test_per_class=2, epochs=1), tmp_path / "dct")
-    assert dct_rows[0]["domain"] == "dct"
-    with pytest.raises(ValueError, match="multiple of 16"):
-        FriedlandConfig(patch=40)

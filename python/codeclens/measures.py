@@ -12,6 +12,10 @@ of the reference over bits of the compressed stream):
   Tables 4-6 use; a downscaled version is compared with the full-size source file).
 - ``rank_difference = rank(original) - rank(version)`` with ranks from 1 (best): 0 unchanged, negative when
   compression hurt, positive when it helped.
+- audio (PCM conventions in :mod:`codeclens.audio`): ``kbps = 8 * nbytes * sample_rate / (1000 * samples)``, the
+  stream's bits per second of the signal it codes (``samples`` per channel at ``sample_rate``);
+  ``relative_bitrate = 8 * nbytes / (PCM_BITS * samples * channels)``, against 16-bit PCM: 1 for the original
+  (Friedland et al.'s "MP3 compression ratio (relative bitrate)", Figure 5a).
 
 Every function takes Python numbers or numpy arrays (element-wise); sizes must be positive.
 """
@@ -23,6 +27,7 @@ from typing import TypeVar
 import numpy as np
 
 RAW_BITS_PER_PIXEL = 24.0
+PCM_BITS = 16.0
 
 Number = TypeVar("Number", float, np.ndarray)
 
@@ -40,6 +45,16 @@ def cr_raw(nbytes: Number, width: Number, height: Number) -> Number:
 def cr_source(source_nbytes: Number, nbytes: Number) -> Number:
     """Compression ratio against the source file's size."""
     return source_nbytes / nbytes
+
+
+def kbps(nbytes: Number, samples: Number, sample_rate: Number) -> Number:
+    """Kilobits per second of a stream of ``nbytes`` coding ``samples`` samples per channel at ``sample_rate``."""
+    return 8.0 * nbytes * sample_rate / (1000.0 * samples)
+
+
+def relative_bitrate(nbytes: Number, samples: Number, channels: int = 1) -> Number:
+    """Bits of the stream over the bits of the same signal as 16-bit PCM (1 for the uncompressed original)."""
+    return 8.0 * nbytes / (PCM_BITS * samples * channels)
 
 
 def pixels_from_bpp(nbytes: Number, bpp: Number) -> Number:

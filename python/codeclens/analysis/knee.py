@@ -1,27 +1,38 @@
-"""The quality knee of Friedland et al. ("On the impact of perceptual compression on deep learning").
+"""The quality knee N_approx of Friedland et al. ("On the impact of perceptual compression on deep learning").
 
-Their model: accuracy = a + c·log(q) over the JPEG quality q, with a knee (N_approx) below which accuracy falls
-off steeply (q ≈ 20, about 1.4 bpp, on ImageNet). Here, with ``x = direction · ln(q)`` (``direction`` = +1 when a
-higher parameter means better quality, -1 for HEVC QP or a JPEG 2000 compression ratio, so that larger x is
-always better quality):
+The paper (§3.1) draws accuracy = c·log(q), q the quality in percent, and calls N_approx "the point where the
+curve increases drastically" (Figure 2, whose axes are scaled arbitrarily; q ≈ 20, about 1.4 bpp, on ImageNet).
+Here the curve is drawn as in the paper's Figures 2, 3 and 5: quality on a linear axis, in the box spanned by
+the tested range of quality and accuracy.
 
-- :func:`log_fit`: least squares ``accuracy = a + c·x``; its residuals show where the curve leaves the log law.
-- :func:`find_knee`, **two-segment rule**: continuous two-segment fits ``acc = b0 + b1·x + b2·min(0, x - k)``
-  (slope ``b1`` above the breakpoint ``k``, ``b1 + b2`` below it) for every ``k`` among the data x and a fine
-  grid between them (each side keeping at least ``min_points`` distinct x). A fit is *knee-shaped* when the
-  slope below is positive and at least ``slope_ratio`` times the absolute slope above (the upper segment is a
-  plateau: nearly flat, rising or falling). The knee is the knee-shaped fit of least squared error (ties to the higher
-  quality); it is **found** when that error is at most ``1 - min_gain`` of the log fit's, i.e. the break
-  explains at least half of what the log law leaves. Restricting the search to knee shapes keeps a floor at
-  extreme compression (accuracy already ~0) from being taken for the knee. The knee quality is
-  ``exp(k / direction)``; a pure log curve (equal slopes) has none.
-- **floor**: at extreme compression accuracy can reach a floor (about 0) and stay there; those points say
-  nothing about where the fall starts, so when two or more of the most compressed points lie within
-  ``floor_tol`` of the minimum accuracy, that run is left out of the knee search.
-- **drop rule**: the plateau is the accuracy at the best quality after a non-decreasing (isotonic) fit in x, and
-  ``drop_quality`` is the lowest tested quality whose fitted accuracy is still within ``drop`` (absolute) of it:
-  below it, accuracy has fallen by more than ``drop``.
-- With mean bpp per point, the knee's bpp is interpolated linearly in (x, log bpp).
+- **The law**, :func:`log_fit`: least squares ``accuracy = c·ln q`` (``intercept=False``: the paper's form, as
+  written) or ``accuracy = a + c·ln q`` (``intercept=True``); both are reported, with their residuals.
+- **N_approx of a curve**: the quality below which the curve, drawn in the unit box, rises more steeply than
+  the box's diagonal, i.e. the point farthest above the chord that joins the curve's ends (the "Kneedle" knee of
+  Satopää et al. 2011). For the law ``a + c·ln q`` with c > 0 over the tested range [q_lo, q_hi] it does not
+  depend on a or c: it is the logarithmic mean ``(q_hi - q_lo) / ln(q_hi / q_lo)`` (:func:`law_knee`), 21.5 for
+  q = 1..100 -- the paper's q ≈ 20. This is the **law's N_approx**.
+- **The data's N_approx** (:func:`find_knee`): the same rule on the measured points after a non-decreasing
+  (isotonic) fit in quality, so a noisy point does not make a knee: the tested quality farthest above the chord.
+  Data that follow c·log q exactly have their knee at the tested quality nearest the law's (20 on the grid
+  1, 2, 3, 5, 7, 10, 15, 20, 30, ..., 100); a plateau that falls off below q has its knee at q. It is **found**
+  when the curve rises above the chord by at least ``min_height`` of the box (a straight or convex curve,
+  or a flat one, has no knee) and the fitted accuracy rises by at least ``min_rise`` from the worst to the best
+  quality (the box scales any wiggle up to its height: a rise below the noise is no curve to read a knee from).
+  A data knee above the law's says accuracy falls off earlier than c·log q.
+- **Drop rule**, :func:`plateau_drop` (a practical reading of the same curve): the plateau is the accuracy at the
+  best quality after the isotonic fit, and ``drop_quality`` the lowest tested quality whose fitted accuracy is
+  still within ``drop`` (absolute) of it.
+- Codecs whose parameter grows with compression (HEVC QP, a JPEG 2000 compression ratio: ``direction`` -1)
+  have their axis oriented so that quality increases to the right. The paper's law is written for a quality in
+  percent (larger is better), so the fit without intercept and the law's N_approx are given for ``direction``
+  +1 only (NaN otherwise); the intercept fit uses ``x = direction·ln(q)`` and the data's knee applies to any
+  codec.
+- With mean bpp per point, a knee's bpp is interpolated linearly in (ln q, ln bpp).
+
+The earlier two-segment rule (a knee only where the curve leaves the log law) is gone: it reported data that
+follow the paper's law exactly as having no knee. What it measured, the departure from the law, is in the
+residuals of the fits.
 """
 
 from __future__ import annotations
@@ -38,10 +49,14 @@ from .table import ORIGINAL, as_table, group_rows, has_rank, rows_to_columns
 
 @dataclass(frozen=True)
 class LogFit:
+    """``accuracy = a + c·direction·ln(q)`` (a = 0 when fitted without intercept)."""
+
     a: float
     c: float
+    intercept: bool
     residuals: np.ndarray  # accuracy - fit, in input order
     rmse: float
+    r2: float  # 1 - SSE / SS about the mean (can be negative for the fit without intercept)
 
     def __call__(self, quality: np.ndarray, direction: int = 1) -> np.ndarray:
         return self.a + self.c * direction * np.log(np.asarray(quality, dtype=np.float64))
@@ -60,101 +75,112 @@ def _prepare(quality: np.ndarray, accuracy: np.ndarray, direction: int) -> tuple
     return direction * np.log(q), acc
 
 
-def log_fit(quality: np.ndarray, accuracy: np.ndarray, direction: int = 1) -> LogFit:
-    """Least-squares ``accuracy = a + c·direction·ln(quality)`` (at least 2 distinct qualities)."""
+def log_fit(quality: np.ndarray, accuracy: np.ndarray, direction: int = 1, intercept: bool = True) -> LogFit:
+    """Least-squares ``accuracy = a + c·direction·ln(quality)``, or ``c·ln(quality)`` with ``intercept=False``
+    (the paper's form: a quality in percent, ``direction`` +1; at least one quality other than 1). The
+    intercept fit needs at least 2 distinct qualities."""
     x, acc = _prepare(quality, accuracy, direction)
-    if len(np.unique(x)) < 2:
-        raise ValueError("expected at least 2 distinct qualities for the log fit")
-    c, a = np.polyfit(x, acc, 1)
+    if intercept:
+        if len(np.unique(x)) < 2:
+            raise ValueError("expected at least 2 distinct qualities for the log fit")
+        c, a = np.polyfit(x, acc, 1)
+    else:
+        if direction != 1:
+            raise ValueError("the fit without intercept (accuracy = c·ln q) is for a quality in percent "
+                             "(direction +1)")
+        if not np.any(x != 0):
+            raise ValueError("expected a quality other than 1 for the fit accuracy = c·ln q")
+        a, c = 0.0, float(np.dot(x, acc) / np.dot(x, x))
     res = acc - (a + c * x)
-    return LogFit(float(a), float(c), res, float(np.sqrt(np.mean(res**2))))
+    ss = float(np.sum((acc - acc.mean()) ** 2))
+    r2 = 1.0 - float(np.sum(res**2)) / ss if ss > 0 else float("nan")
+    return LogFit(float(a), float(c), intercept, res, float(np.sqrt(np.mean(res**2))), r2)
+
+
+def law_knee(lo: float, hi: float) -> float:
+    """N_approx of any curve ``a + c·ln q`` (c != 0) over the qualities [lo, hi]: the point farthest from the
+    chord in the unit box, ``(hi - lo) / ln(hi / lo)`` (the logarithmic mean of lo and hi)."""
+    if not (0 < lo < hi and np.isfinite(hi)):
+        raise ValueError(f"expected 0 < lo < hi, got lo={lo!r}, hi={hi!r}")
+    return float((hi - lo) / np.log(hi / lo))
+
+
+def _above_chord(t: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Height of each point above the chord of the curve (t ascending, both scaled to the unit box)."""
+    span = y.max() - y.min()
+    if span <= 1e-9 * max(1.0, float(np.abs(y).max())):  # flat (up to rounding): no rise to scale
+        return np.zeros_like(y)
+    return (y - y.min()) / span - (t - t.min()) / (t.max() - t.min())
 
 
 @dataclass(frozen=True)
 class Knee:
-    found: bool
-    quality: float        # the knee's quality (NaN when not found)
-    breakpoint: float     # breakpoint of the fit shown in ``fitted`` (the knee, or the best unconstrained fit)
-    slope_above: float    # d accuracy / d x on the better-quality side
-    slope_below: float    # on the more-compressed side
-    sse_two: float        # squared error of the two-segment fit
-    sse_line: float       # squared error of a single line in x (the log fit)
-    fitted: np.ndarray    # two-segment fit at the input points
+    found: bool           # the data rise above their chord by at least min_height
+    quality: float        # the data's N_approx (NaN when not found)
+    height: float         # how far the knee point lies above the chord, as a fraction of the box
+    rise: float           # accuracy of the isotonic fit at the best quality minus at the worst
+    law_quality: float    # the law's N_approx over the tested range (NaN for direction -1)
+    law: LogFit | None    # accuracy = c·ln q (None for direction -1)
+    law_a: LogFit         # accuracy = a + c·direction·ln q
+    fitted: np.ndarray    # the isotonic fit the data's knee is read from, in input order
     plateau: float
     drop_quality: float   # the drop rule's quality
-    bpp: float            # bpp at the knee quality (NaN without bpp)
+    bpp: float            # bpp at the data's knee (NaN without bpp or knee)
+    law_bpp: float        # bpp at the law's N_approx
     drop_bpp: float
 
-
-def _hinge_design(x: np.ndarray, k: float) -> np.ndarray:
-    return np.column_stack([np.ones_like(x), x, np.minimum(0.0, x - k)])
-
-
-def _floor_mask(x: np.ndarray, acc: np.ndarray, tol: float) -> np.ndarray:
-    """True for points used by the knee search: all but the floor, i.e. the run of most-compressed points within
-    ``tol`` of the minimum accuracy when that run has at least 2 points."""
-    order = np.argsort(x, kind="stable")
-    at_floor = acc[order] <= acc.min() + tol
-    use = np.ones(len(x), dtype=bool)
-    if at_floor.all():  # a flat curve has no floor to leave out (and no knee)
-        return use
-    run = int(np.argmin(at_floor))
-    if run >= 2:
-        use[order[:run]] = False
-    return use
+    def as_row(self) -> dict[str, float | bool]:
+        """The summary columns of a knee table (the fits, both N_approx with their bpp, the drop rule)."""
+        law = self.law
+        return {"law_c": law.c if law else float("nan"), "law_rmse": law.rmse if law else float("nan"),
+                "log_a": self.law_a.a, "log_c": self.law_a.c, "log_rmse": self.law_a.rmse,
+                "knee_found": self.found, "n_approx": self.quality, "n_approx_bpp": self.bpp,
+                "knee_height": self.height, "rise": self.rise, "n_approx_law": self.law_quality,
+                "n_approx_law_bpp": self.law_bpp,
+                "plateau": self.plateau, "drop_quality": self.drop_quality, "drop_bpp": self.drop_bpp}
 
 
 def find_knee(quality: np.ndarray, accuracy: np.ndarray, *, direction: int = 1, bpp: np.ndarray | None = None,
-              min_points: int = 2, slope_ratio: float = 3.0, min_gain: float = 0.5, drop: float = 0.02,
-              floor_tol: float | None = None, grid: int = 400) -> Knee:
-    """The knee of an accuracy-vs-quality curve (one point per quality; see the module docstring).
-    ``floor_tol`` (default ``drop``): accuracy within this of the minimum counts as the floor."""
+              min_height: float = 0.1, min_rise: float = 0.0, drop: float = 0.02) -> Knee:
+    """The data's and the law's N_approx of an accuracy-vs-quality curve, the two log fits and the drop rule
+    (see the module docstring). At least 3 distinct qualities; repeated qualities are averaged. ``min_rise``:
+    the smallest rise of accuracy (absolute) that can have a knee, e.g. the noise of one point."""
     x_all, acc_all = _prepare(quality, accuracy, direction)
-    use = _floor_mask(x_all, acc_all, drop if floor_tol is None else floor_tol)
-    x, acc = x_all[use], acc_all[use]
-    xs = np.unique(x)
-    if len(xs) < 2 * min_points:
-        raise ValueError(f"expected at least {2 * min_points} distinct qualities above the accuracy floor to find "
-                         f"a knee, got {len(xs)}")
-    lo, hi = xs[min_points - 1], xs[-min_points]
-    candidates = np.unique(np.concatenate([np.linspace(lo, hi, grid), xs[(xs >= lo) & (xs <= hi)]]))
-    c, a = np.polyfit(x, acc, 1)
-    sse_line = float(np.sum((acc - (a + c * x)) ** 2))
-    best_any = best_knee = None
-    for k in candidates[::-1]:  # from the best quality down: on equal error the higher knee wins
-        coef, *_ = np.linalg.lstsq(_hinge_design(x, k), acc, rcond=None)
-        sse = float(np.sum((acc - _hinge_design(x, k) @ coef) ** 2))
-        fit = (sse, k, coef)
-        if best_any is None or sse < best_any[0] - 1e-15:
-            best_any = fit
-        if _knee_shaped(coef[1], coef[1] + coef[2], slope_ratio) and (best_knee is None or sse < best_knee[0] - 1e-15):
-            best_knee = fit
-    assert best_any is not None
-    found = best_knee is not None and best_knee[0] <= (1 - min_gain) * sse_line + 1e-12
-    sse, k, coef = best_knee if (found and best_knee is not None) else best_any
-    slope_above, slope_below = float(coef[1]), float(coef[1] + coef[2])
-    fitted = _hinge_design(x_all, k) @ coef
-    x, acc, xs = x_all, acc_all, np.unique(x_all)
+    q_all = np.asarray(quality, dtype=np.float64)
+    qs = np.unique(q_all)
+    if len(qs) < 3:
+        raise ValueError(f"expected at least 3 distinct qualities to find a knee, got {len(qs)}")
+    t = direction * qs  # larger t: better quality (the oriented linear axis)
+    order = np.argsort(t, kind="stable")
+    qs, t = qs[order], t[order]
+    mean = np.array([acc_all[q_all == q].mean() for q in qs])
+    mono = isotonic(mean)
+    above = _above_chord(t, mono)
+    i = int(np.argmax(above))
+    rise = float(mono[-1] - mono[0])
+    found = bool(above[i] >= min_height and rise >= min_rise)
 
-    plateau, q_drop = plateau_drop(quality, accuracy, direction=direction, drop=drop)
+    law = log_fit(q_all, acc_all, 1, intercept=False) if direction == 1 else None
+    law_a = log_fit(q_all, acc_all, direction, intercept=True)
+    law_q = law_knee(qs.min(), qs.max()) if direction == 1 else float("nan")
+    plateau, q_drop = plateau_drop(q_all, acc_all, direction=direction, drop=drop)
 
-    def to_quality(v: float) -> float:
-        return float(np.exp(v / direction))
-
-    def bpp_at(v: float) -> float:
-        if bpp is None:
+    def bpp_at(value: float) -> float:
+        if bpp is None or not np.isfinite(value):
             return float("nan")
         b = np.asarray(bpp, dtype=np.float64)
-        if b.shape != x.shape or np.any(~np.isfinite(b)) or np.any(b <= 0):
-            raise ValueError(f"expected bpp of shape {x.shape} with finite positive values")
-        # mean log bpp per distinct x, then linear interpolation
-        lb = np.array([np.mean(np.log(b[x == xv])) for xv in xs])
-        return float(np.exp(np.interp(v, xs, lb)))
+        if b.shape != q_all.shape or np.any(~np.isfinite(b)) or np.any(b <= 0):
+            raise ValueError(f"expected bpp of shape {q_all.shape} with finite positive values")
+        xs = np.unique(x_all)  # mean log bpp per distinct quality, then linear interpolation in ln q
+        lb = np.array([np.mean(np.log(b[x_all == xv])) for xv in xs])
+        return float(np.exp(np.interp(direction * np.log(value), xs, lb)))
 
-    return Knee(found=bool(found), quality=to_quality(k) if found else float("nan"), breakpoint=to_quality(k),
-                slope_above=slope_above, slope_below=slope_below, sse_two=sse, sse_line=sse_line, fitted=fitted,
-                plateau=plateau, drop_quality=q_drop, bpp=bpp_at(k) if found else float("nan"),
-                drop_bpp=bpp_at(direction * np.log(q_drop)))
+    lookup = dict(zip(qs.tolist(), mono.tolist()))
+    fitted = np.array([lookup[v] for v in q_all.tolist()])
+    return Knee(found=found, quality=float(qs[i]) if found else float("nan"), height=float(above[i]), rise=rise,
+                law_quality=law_q, law=law, law_a=law_a, fitted=fitted, plateau=plateau, drop_quality=q_drop,
+                bpp=bpp_at(float(qs[i])) if found else float("nan"), law_bpp=bpp_at(law_q),
+                drop_bpp=bpp_at(q_drop))
 
 
 def plateau_drop(quality: np.ndarray, accuracy: np.ndarray, *, direction: int = 1,
@@ -170,17 +196,11 @@ def plateau_drop(quality: np.ndarray, accuracy: np.ndarray, *, direction: int = 
     return plateau, float(np.asarray(quality, dtype=np.float64)[order][first])
 
 
-def _knee_shaped(above: float, below: float, slope_ratio: float) -> bool:
-    """Accuracy falls off below the breakpoint: rising there, and ``slope_ratio`` times steeper than the upper
-    segment in either direction (a steeply falling upper segment is not a plateau)."""
-    return below > 0 and below >= slope_ratio * abs(above)
-
-
-KNEE_COLUMNS = ("model", "codec", "scale", "color", "metric", "n_points", "n_photos", "log_a", "log_c", "log_rmse",
-                "knee_found", "knee_quality", "knee_bpp", "slope_above", "slope_below", "plateau", "drop",
-                "drop_quality", "drop_bpp", "note")
-RESIDUAL_COLUMNS = ("model", "codec", "scale", "color", "metric", "quality", "bpp", "accuracy", "log_fit",
-                    "residual", "two_segment")
+KNEE_COLUMNS = ("model", "codec", "scale", "color", "metric", "n_points", "n_photos", "law_c", "law_rmse", "log_a",
+                "log_c", "log_rmse", "knee_found", "n_approx", "n_approx_bpp", "knee_height", "rise", "n_approx_law",
+                "n_approx_law_bpp", "plateau", "drop", "drop_quality", "drop_bpp", "note")
+RESIDUAL_COLUMNS = ("model", "codec", "scale", "color", "metric", "quality", "bpp", "accuracy", "law", "log_fit",
+                    "residual", "monotone")
 
 
 @dataclass
@@ -190,11 +210,11 @@ class KneeReport:
 
 
 def knee_table(table: Mapping[str, np.ndarray], *, metric: str = "top1", drop: float | None = None,
-               slope_ratio: float = 3.0) -> KneeReport:
-    """Log fit and knee per (model, codec, scale, color) of a results table, over the codec's quality parameter
-    (codecs with a known direction only). Accuracy of a point = fraction of the photos of that setting with
-    rank <= 1 (``top1``) or <= 5 (``top5``). ``drop`` defaults to max(0.02, 1 / photos): a drop smaller than
-    one photo cannot be told from noise."""
+               min_height: float = 0.1) -> KneeReport:
+    """The log fits and N_approx per (model, codec, scale, color) of a results table, over the codec's quality
+    parameter (codecs with a known direction only). Accuracy of a point = fraction of the photos of that setting
+    with rank <= 1 (``top1``) or <= 5 (``top5``). ``drop`` defaults to max(0.02, 1 / photos): a drop smaller
+    than one photo cannot be told from noise; it is also the smallest rise that can have a knee."""
     k = {"top1": 1, "top5": 5}.get(metric)
     if k is None:
         raise ValueError(f"expected metric 'top1' or 'top5', got {metric!r}")
@@ -213,28 +233,19 @@ def knee_table(table: Mapping[str, np.ndarray], *, metric: str = "top1", drop: f
         row = {"model": model, "codec": codec, "scale": float(scale), "color": color, "metric": metric,
                "n_points": len(q), "n_photos": n_photos}
         d = drop if drop is not None else max(0.02, 1.0 / n_photos)
-        if len(q) < 4 or np.any(q <= 0):
-            knees.append({**row, "drop": d, "knee_found": False, "note": f"{len(q)} qualities (4 needed)"})
+        if len(q) < 3 or np.any(q <= 0):
+            knees.append({**row, "drop": d, "knee_found": False, "note": f"{len(q)} qualities (3 needed)"})
             continue
-        fit = log_fit(q, acc, direction)
-        plateau, q_drop = plateau_drop(q, acc, direction=direction, drop=d)
-        b_drop = float(b[q == q_drop].mean()) if b is not None else float("nan")
-        row.update(log_a=fit.a, log_c=fit.c, log_rmse=fit.rmse, drop=d, knee_found=False, plateau=plateau,
-                   drop_quality=q_drop, drop_bpp=b_drop, note="")
-        knee: Knee | None
-        try:
-            knee = find_knee(q, acc, direction=direction, bpp=b, drop=d, slope_ratio=slope_ratio)
-        except ValueError as exc:  # e.g. accuracy at its floor almost everywhere
-            knees.append({**row, "note": str(exc)})
-            knee = None
-        if knee is not None:
-            knees.append({**row, "knee_found": knee.found, "knee_quality": knee.quality, "knee_bpp": knee.bpp,
-                          "slope_above": knee.slope_above, "slope_below": knee.slope_below})
+        knee = find_knee(q, acc, direction=direction, bpp=b, drop=d, min_height=min_height, min_rise=d)
+        law = knee.law
+        knees.append({**row, **knee.as_row(), "drop": d, "note": "" if direction == 1 else
+                      "parameter grows with compression: no law without intercept"})
         for i in range(len(q)):
             residuals.append({"model": model, "codec": codec, "scale": float(scale), "color": color,
                               "metric": metric, "quality": float(q[i]),
                               "bpp": float(b[i]) if b is not None else float("nan"), "accuracy": float(acc[i]),
-                              "log_fit": float(acc[i] - fit.residuals[i]), "residual": float(fit.residuals[i]),
-                              "two_segment": float(knee.fitted[i]) if knee is not None else float("nan")})
+                              "law": float(acc[i] - law.residuals[i]) if law else float("nan"),
+                              "log_fit": float(acc[i] - knee.law_a.residuals[i]),
+                              "residual": float(knee.law_a.residuals[i]), "monotone": float(knee.fitted[i])})
     return KneeReport(knees=rows_to_columns(knees, KNEE_COLUMNS),
                       residuals=rows_to_columns(residuals, RESIDUAL_COLUMNS))

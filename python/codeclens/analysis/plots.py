@@ -7,8 +7,9 @@ path, and returns the path written.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -175,8 +176,9 @@ def rate_accuracy(curves: list[tuple[str, np.ndarray, np.ndarray]], path: str | 
 
 
 def knee(residuals: Mapping[str, np.ndarray], knees: Mapping[str, np.ndarray], path: str | Path, model: str) -> Path:
-    """Accuracy against quality per codec with the log fit and the two-segment fit (top) and the log fit's
-    residuals (bottom), the knee marked."""
+    """Accuracy against quality per codec (linear quality axis, as in Friedland et al.'s Figure 2) with the law
+    c·ln q (solid), a + c·ln q (dashed) and the N_approx of the law (dotted) and of the data (dash-dot) (top);
+    the residuals of a + c·ln q (bottom)."""
     fig, axes = new_figure(7.5, 6.5, rows=2, sharex=False)
     top, bottom = axes[0, 0], axes[1, 0]
     sel = residuals["model"] == model
@@ -189,24 +191,71 @@ def knee(residuals: Mapping[str, np.ndarray], knees: Mapping[str, np.ndarray], p
             + (" (QP/CR: higher = more compressed)" if (quality_direction(codec) or 1) < 0 else "")
         c = f"C{i % 10}"
         top.plot(q, r["accuracy"][order], "o", ms=4, color=c, label=label)
-        top.plot(q, r["log_fit"][order], "-", lw=0.8, color=c)
-        top.plot(q, r["two_segment"][order], "--", lw=0.8, color=c)
+        if np.isfinite(r["law"]).any():
+            top.plot(q, r["law"][order], "-", lw=0.8, color=c)
+        top.plot(q, r["log_fit"][order], "--", lw=0.8, color=c)
         bottom.plot(q, r["residual"][order], "o-", ms=3, lw=0.8, color=c, label=label)
         k = (knees["model"] == model) & (knees["codec"] == codec) & (knees["scale"] == scale) \
             & (knees["color"] == color)
-        if k.any() and bool(knees["knee_found"][k][0]) and np.isfinite(knees["knee_quality"][k][0]):
-            top.axvline(knees["knee_quality"][k][0], color=c, lw=0.8, ls=":")
-    top.set_xscale("log")
-    bottom.set_xscale("log")
-    _log_axis(top.xaxis)
-    _log_axis(bottom.xaxis)
+        if k.any():
+            for column, style in (("n_approx_law", ":"), ("n_approx", "-.")):
+                value = knees[column][k][0]
+                if np.isfinite(value):
+                    top.axvline(value, color=c, lw=0.8, ls=style)
     top.set_ylabel("accuracy")
-    top.set_title(f"{model}: log fit (solid), two-segment fit (dashed), knee (dotted)", fontsize=10)
+    top.set_title(f"{model}: c·ln q (solid), a + c·ln q (dashed), N_approx law (dotted) / data (dash-dot)",
+                  fontsize=9)
     bottom.axhline(0, color="grey", lw=0.8)
     bottom.set_xlabel("quality parameter")
-    bottom.set_ylabel("residual of a + c·log(q)")
+    bottom.set_ylabel("residual of a + c·ln(q)")
     top.legend(fontsize=7)
     return save_figure(fig, path)
+
+
+def friedland_curve(points: Mapping[str, tuple[np.ndarray, np.ndarray]], knee: Any, path: str | Path, *,
+                    xlabel: str, title: str, log_x: bool = False,
+                    references: Mapping[str, float] | None = None) -> Path:
+    """Friedland et al.'s Figures 3a / 5a: accuracy against quality, one series of dots per label
+    (``points[label] = (quality, accuracy)``), the law c·ln q (solid) and a + c·ln q (dashed) of ``knee`` (a
+    :class:`codeclens.analysis.knee.Knee` fitted to the mean curve) and its N_approx (law dotted, data
+    dash-dot); ``references`` (label -> accuracy, e.g. the uncompressed originals) as horizontal lines."""
+    fig, axes = new_figure(7, 4.5)
+    ax = axes[0, 0]
+    for i, (label, value) in enumerate((references or {}).items()):
+        ax.axhline(value, color=f"C{i % 10}", lw=0.8, ls=(0, (1, 3)), label=label)
+    every = np.concatenate([np.asarray(q, dtype=np.float64) for q, _ in points.values()])
+    for i, (label, (q, acc)) in enumerate(points.items()):
+        order = np.argsort(q)
+        ax.plot(np.asarray(q)[order], np.asarray(acc)[order], "o", ms=5, color=f"C{i % 10}", label=label)
+    grid = np.geomspace(every.min(), every.max(), 200) if log_x else np.linspace(every.min(), every.max(), 200)
+    if knee.law is not None:
+        ax.plot(grid, knee.law(grid), "-", color="k", lw=1.2, label=f"c·ln q, c = {knee.law.c:.3g}")
+    ax.plot(grid, knee.law_a(grid), "--", color="grey", lw=1,
+            label=f"a + c·ln q, a = {knee.law_a.a:.3g}, c = {knee.law_a.c:.3g}")
+    if np.isfinite(knee.law_quality):
+        ax.axvline(knee.law_quality, color="k", ls=":", lw=1, label=f"N_approx law {knee.law_quality:.3g}")
+    if knee.found:
+        ax.axvline(knee.quality, color="C3", ls="-.", lw=1, label=f"N_approx data {knee.quality:.3g}")
+    _axes_text(ax, xlabel, "accuracy (test)", title, log_x=log_x, grid=True)
+    ax.legend(fontsize=7)
+    return save_figure(fig, path, dpi=120)
+
+
+def accuracy_series(series: Mapping[str, Sequence[np.ndarray]], path: str | Path,
+                    *, xlabel: str, title: str, log_x: bool = True) -> Path:
+    """Accuracy with its 95 % interval against any x, one line per label (``series[label] = (x, accuracy, low,
+    high)``): Friedland et al.'s Figure 4 (x = parameters, a line per JPEG quality) and Figure 5b (x = bitrate, a
+    line per architecture)."""
+    fig, axes = new_figure(7, 4.5)
+    ax = axes[0, 0]
+    for i, (label, (x, y, lo, hi)) in enumerate(series.items()):
+        x, y, lo, hi = (np.asarray(v, dtype=np.float64) for v in (x, y, lo, hi))
+        order = np.argsort(x)
+        ax.errorbar(x[order], y[order], yerr=np.vstack([y - lo, hi - y])[:, order], marker="o", ms=4, capsize=2,
+                    lw=1, color=f"C{i % 10}", label=label)
+    _axes_text(ax, xlabel, "accuracy (test, 95 % interval)", title, log_x=log_x, grid=True)
+    ax.legend(fontsize=7, ncol=2)
+    return save_figure(fig, path, dpi=120)
 
 
 def _finite(stats: Mapping[str, np.ndarray], *columns: str) -> np.ndarray:

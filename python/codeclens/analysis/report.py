@@ -320,21 +320,28 @@ def _knee(w: _Writer, t: dict) -> None:
     rep = knee.knee_table(t)
     if len(rep.knees["codec"]) == 0:
         raise ValueError("no versions of a codec with a quality order")
-    w.md.append("Least-squares accuracy = a + c·log(q) per codec (q: the codec's quality parameter; for HEVC QP "
-                "and JPEG 2000 ratio the axis is flipped so that larger is better quality). Knee: the breakpoint of "
-                "the best continuous two-segment fit in log(q), reported as found when the slope below it is "
-                "positive and at least 3× the absolute slope above, and the break removes at least half of the log "
-                "fit's squared error; a floor of most-compressed points at the minimum accuracy is left out. "
-                "`drop q`: the lowest quality whose isotonic-fitted accuracy is within `drop` of the plateau "
-                "(accuracy at the best quality). `knee bpp`: interpolated in (log q, log bpp) from the mean bpp of "
-                "the points; `drop bpp`: the mean bpp at `drop q`.\n")
-    w.md.append(md_table(rep.knees, ["model", "codec", "scale", "color", "n_points", "n_photos", "log_a", "log_c",
-                                     "log_rmse", "knee_found", "knee_quality", "knee_bpp", "slope_above",
-                                     "slope_below", "plateau", "drop", "drop_quality", "drop_bpp", "note"],
-                         ["model", "codec", "scale", "colour", "points", "photos", "a", "c", "rmse", "knee?",
-                          "knee q", "knee bpp", "slope above", "slope below", "plateau", "drop", "drop q",
-                          "drop bpp", "note"]))
-    w.md.append(f"\n\nResiduals of the log fit per point: `{w.csv('knee_residuals.csv', rep.residuals)}`; "
+    w.md.append("Friedland et al.'s law accuracy = c·ln(q) (as written, no intercept: `law c`) and the variant "
+                "a + c·ln(q) (`a`, `c`), fitted per codec over its quality parameter q. N_approx, where the curve "
+                "\"increases drastically\": drawn over q on a linear axis in the box of the tested range, the point "
+                "farthest above the chord joining its ends (there it rises as steeply as the box's diagonal). For the "
+                "law that is the logarithmic mean (q_max - q_min) / ln(q_max / q_min) of the tested range whatever c "
+                "(`N_approx law`; 21.5 for q = 1..100, the paper's q ≈ 20); `N_approx data` is the same point on the "
+                "measured accuracies after an isotonic fit, reported when it lies at least 0.1 of the box above the "
+                "chord (`height`) and the fitted accuracy rises by at least `drop` (`rise`). A data knee above the "
+                "law's: accuracy falls off earlier than c·ln(q). HEVC QP and "
+                "JPEG 2000 ratio grow with compression: their axis is flipped and the law (written for a quality in "
+                "percent) is not fitted. `drop q`: the lowest quality whose isotonic-fitted accuracy is within `drop` "
+                "of the plateau (accuracy at the best quality). bpp columns: interpolated in (ln q, ln bpp) from the "
+                "mean bpp of the points.\n")
+    w.md.append(md_table(rep.knees, ["model", "codec", "scale", "color", "n_points", "n_photos", "law_c", "law_rmse",
+                                     "log_a", "log_c", "log_rmse", "n_approx_law", "n_approx_law_bpp", "knee_found",
+                                     "n_approx", "n_approx_bpp", "knee_height", "rise", "plateau", "drop",
+                                     "drop_quality",
+                                     "drop_bpp", "note"],
+                         ["model", "codec", "scale", "colour", "points", "photos", "law c", "law rmse", "a", "c",
+                          "rmse", "N_approx law", "law bpp", "knee?", "N_approx data", "data bpp", "height",
+                          "rise", "plateau", "drop", "drop q", "drop bpp", "note"]))
+    w.md.append(f"\n\nFits and residuals per point: `{w.csv('knee_residuals.csv', rep.residuals)}`; "
                 f"`{w.csv('knees.csv', rep.knees)}`\n")
     for model in sorted(set(rep.knees["model"].tolist())):
         sel = (rep.residuals["model"] == model)

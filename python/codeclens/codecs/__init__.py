@@ -1,6 +1,7 @@
-"""Codec registry: one interface (:class:`~codeclens.codecs.base.Codec`) for jpeg, jpeg2000, hevc, avif,
-webp and png. Codec modules are imported on first use; a codec whose library is missing is listed as
-unavailable with the reason (``codec_info()``), and the others still run.
+"""Codec registry: one interface (:class:`~codeclens.codecs.base.Codec`) for the image codecs jpeg, jpeg2000,
+hevc, avif, webp and png, and the audio codec mp3 (``kind`` says which; the study's grids take image codecs).
+Codec modules are imported on first use; a codec whose library is missing is listed as unavailable with the
+reason (``codec_info()``), and the others still run.
 
     from codeclens.codecs import get_codec
     hevc = get_codec("hevc")
@@ -23,12 +24,18 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "avif": ("codeclens.codecs.avif", "AvifCodec"),
     "webp": ("codeclens.codecs.webp", "WebpCodec"),
     "png": ("codeclens.codecs.png", "PngCodec"),
+    "mp3": ("codeclens.codecs.mp3", "Mp3Codec"),
 }
+KINDS = ("image", "audio")
 
 
-def codec_names() -> list[str]:
-    """All registered codec names (available or not)."""
-    return list(_REGISTRY)
+def codec_names(kind: str | None = None) -> list[str]:
+    """Registered codec names (available or not), all of them or those of one ``kind`` ("image", "audio")."""
+    if kind is None:
+        return list(_REGISTRY)
+    if kind not in KINDS:
+        raise ValueError(f"kind: expected one of {KINDS}, got {kind!r}")
+    return [name for name in _REGISTRY if get_codec(name).kind == kind]
 
 
 @functools.cache
@@ -53,9 +60,9 @@ def quality_direction(name: str) -> int | None:
 
 
 def codec_info() -> dict[str, dict[str, Any]]:
-    """name -> {available, reason, versions, params, description} for every registered codec."""
+    """name -> {kind, available, reason, versions, params, description} for every registered codec."""
     return {name: get_codec(name).info() for name in _REGISTRY}
 
 
-__all__ = ["Codec", "CodecUnavailable", "Param", "RateControl", "codec_info", "codec_names", "get_codec",
+__all__ = ["KINDS", "Codec", "CodecUnavailable", "Param", "RateControl", "codec_info", "codec_names", "get_codec",
            "quality_direction"]

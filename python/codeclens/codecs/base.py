@@ -1,7 +1,10 @@
 """The interface every codec implements, and its parameter schema.
 
-A codec turns a uint8 image ((H, W, 3) RGB or (H, W) gray) into bytes and back. It states:
-- ``name`` and ``params`` (a schema of :class:`Param`), validated by :meth:`Codec.check_params`;
+A codec turns a uint8 image ((H, W, 3) RGB or (H, W) gray) into bytes and back; an audio codec (``kind``
+"audio": ``mp3``) turns PCM (see :mod:`codeclens.audio`) into bytes and back, and :meth:`Codec.check_input` is
+where a codec says which input it takes. It states:
+- ``name``, ``kind`` ("image" or "audio") and ``params`` (a schema of :class:`Param`), validated by
+  :meth:`Codec.check_params`;
 - ``availability()``: whether its library is usable here, with the reason when it is not;
 - ``versions()``: the libraries it uses, with versions (recorded with every result);
 - ``settings(shape, **params)``: the exact settings it applies for that image (defaults filled in, derived
@@ -132,6 +135,7 @@ class Codec:
     """
 
     name: str = ""
+    kind: str = "image"  # "image" (uint8 pixels in, pixels out) or "audio" (PCM in, PCM out)
     description: str = ""
     params: tuple[Param, ...] = ()
     quality_param: str | None = None  # the parameter reported in the results' ``quality`` column
@@ -232,10 +236,11 @@ class Codec:
         return float(v[-1]) if isinstance(v, tuple) else float(v)
 
     def info(self) -> dict[str, Any]:
-        """Name, availability, versions, parameter schema: what ``codeclens study --list-codecs`` prints."""
+        """Name, kind, availability, versions, parameter schema: what ``codeclens study --list`` prints."""
         ok, reason = self.availability()
         return {
             "name": self.name,
+            "kind": self.kind,
             "description": self.description,
             "available": ok,
             "reason": reason,

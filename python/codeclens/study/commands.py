@@ -114,7 +114,7 @@ def _print_listing() -> None:
     for name, info in codec_info().items():
         state = "available" if info["available"] else f"UNAVAILABLE: {info['reason']}"
         versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items())
-        print(f"  {name:<9} {state}  {versions}")
+        print(f"  {name:<9} {info['kind']:<6} {state}  {versions}")
     print("models:", ", ".join(model_names()))
 
 

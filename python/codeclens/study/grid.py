@@ -105,6 +105,9 @@ def make_setting(codec: str, params: dict[str, Any] | None = None, scale: float 
     if codec == ORIGINAL:
         return ORIGINAL_SETTING
     c = get_codec(codec)
+    if c.kind != "image":
+        raise ValueError(f"codec {codec!r} is an {c.kind} codec; study grids encode photos, so they take the image "
+                         f"codecs {codec_names('image')}")
     params = dict(params or {})
     full = c.check_params(params)  # validates names and values
     if color not in COLORS:

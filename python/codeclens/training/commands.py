@@ -4,7 +4,8 @@ experiments. Registration imports nothing heavy; torch is imported inside the co
     codeclens train fit --model dct-resnet50 --bands 32 --data DIR --epochs 120 --out runs/fbs32
     codeclens train dct-stats --data DIR --bands 32 --out stats.json
     codeclens train complexity
-    codeclens train friedland --qualities orig 90 50 20 10 5 --widths 4 8 16
+    codeclens train friedland-image --qualities orig 100 75 50 25 20 15 10 5 1 --models A B C D E F
+    codeclens train friedland-audio --bitrates orig 320 128 64 32 16 8 --models A C [--data IDMT_DIR]
     codeclens train parallel --backbone resnet50 --weights resnet50.pth --data train/ --val val/
     codeclens train dos-santos --experiments quality --epochs 2 --limit 8
     codeclens train pretransform --lam 1.0 --epochs 3 --codecs jpeg jpeg2000 hevc
@@ -65,17 +66,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--json", default=None, help="also write the rows to this JSON file")
     c.set_defaults(func=run_complexity)
 
-    fr = sub.add_parser("friedland", help="small models trained at several JPEG qualities (Friedland et al.)")
-    fr.add_argument("--qualities", nargs="+", default=["orig", "90", "50", "20", "10", "5"], help="'orig' or 1..100")
-    fr.add_argument("--widths", type=int, nargs="+", default=[4, 8, 16])
-    fr.add_argument("--domain", default="pixels", choices=["pixels", "dct"])
-    fr.add_argument("--bands", type=int, default=16)
-    fr.add_argument("--photos", type=int, default=10, help="classes: the first N embedded photos")
-    fr.add_argument("--patch", type=int, default=64)
-    fr.add_argument("--epochs", type=int, default=15)
-    fr.add_argument("--seed", type=int, default=0)
-    fr.add_argument("--out", default="runs/friedland")
+    fr = sub.add_parser("friedland-image", help="models A-F trained at each JPEG quality (Friedland et al. §4.2)")
+    fr.add_argument("--qualities", nargs="+", default=["orig", "100", "75", "50", "25", "20", "15", "10", "5", "1"],
+                    help="'orig' or 1..100")
+    fr.add_argument("--models", nargs="+", default=["A", "F"], choices=["A", "B", "C", "D", "E", "F"])
+    fr.add_argument("--data", default=None, help="a CIFAR-10-layout folder (train/ and test/ of class folders, or "
+                    "class folders); default: 32x32 crops of the embedded photos, one class per photo")
+    fr.add_argument("--photos", type=int, default=10, help="embedded photos (classes) without --data")
+    fr.add_argument("--scale", type=float, default=0.5, help="embedded photos: downscale before cutting 32x32 tiles")
+    fr.add_argument("--train-per-class", type=int, default=30, help="training tiles per photo without --data")
+    fr.add_argument("--test-per-class", type=int, default=16, help="test tiles per photo without --data")
+    fr.add_argument("--limit", type=int, default=None, help="--data: at most N training images per class")
+    _friedland_common(fr, epochs=5, batch_size=16, out="runs/friedland-image")
     fr.set_defaults(func=run_friedland_cmd)
+
+    fa = sub.add_parser("friedland-audio", help="MP3 at target bitrates, mel spectrograms, models A-F (§4.3)")
+    fa.add_argument("--bitrates", nargs="+", default=["orig", "320", "128", "64", "32", "16", "8"],
+                    help="'orig' or MP3 CBR kbps (8..320)")
+    fa.add_argument("--models", nargs="+", default=["A"], choices=["A", "B", "C", "D", "E", "F"],
+                    help="the paper's Figure 5a: A C; Figure 5b: A B C D E F")
+    fa.add_argument("--data", default=None, help="an IDMT-SMT-Audio-Effects folder; default: the built-in "
+                    "synthetic stand-in")
+    fa.add_argument("--per-class", type=int, default=16, help="synthetic clips per class without --data")
+    fa.add_argument("--limit", type=int, default=None, help="at most N clips per class")
+    fa.add_argument("--lame-quality", type=int, default=3, help="LAME algorithm quality 0 (best) .. 9")
+    _friedland_common(fa, epochs=4, batch_size=16, out="runs/friedland-audio")
+    fa.set_defaults(func=run_friedland_audio_cmd)
 
     pa = sub.add_parser("parallel", help="the 2021 parallel-input topology (11 shared-weight branches), staged "
                                          "unfreezing on validation plateaus, evaluated with averaged weights")
@@ -145,6 +161,15 @@ def _register_dos_santos(sub: argparse._SubParsersAction) -> None:
     ds.add_argument("--no-resume", action="store_true", help="retrain runs that already finished")
     ds.add_argument("--quiet", action="store_true")
     ds.set_defaults(func=run_dos_santos_cmd)
+
+
+def _friedland_common(p: argparse.ArgumentParser, epochs: int, batch_size: int, out: str) -> None:
+    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--batch-size", type=int, default=batch_size)
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (cosine schedule)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: every CPU)")
+    p.add_argument("--out", default=out, help="output folder (results.csv, knee.csv, figures, one run per model)")
 
 
 def _common(p: argparse.ArgumentParser, epochs: int, lr: float, batch_size: int = 32, optimizer: str = "sgd") -> None:
@@ -261,13 +286,50 @@ def _qualities(values: list[str]) -> list[int | None]:
     return out
 
 
+def _torch_threads(threads: int | None) -> None:
+    import torch
+
+    from .. import resolve_threads
+
+    torch.set_num_threads(resolve_threads(threads))
+
+
 def run_friedland_cmd(args: argparse.Namespace) -> int:
     from .friedland import FriedlandConfig, format_results, run_friedland
 
-    cfg = FriedlandConfig(qualities=tuple(_qualities(args.qualities)), widths=tuple(args.widths), domain=args.domain,
-                          bands=args.bands, photos=args.photos, patch=args.patch, epochs=args.epochs, seed=args.seed)
+    _torch_threads(args.threads)
+    cfg = FriedlandConfig(qualities=tuple(_qualities(args.qualities)), models=tuple(args.models), data=args.data,
+                          photos=args.photos, scale=args.scale, train_per_class=args.train_per_class,
+                          test_per_class=args.test_per_class, limit=args.limit, epochs=args.epochs,
+                          batch_size=args.batch_size, lr=args.lr, seed=args.seed)
     rows = run_friedland(cfg, args.out, quiet=True)
     print(format_results(rows))
+    print(f"results: {Path(args.out) / 'results.csv'}", file=sys.stderr)
+    return 0
+
+
+def _bitrates(values: list[str]) -> list[int | None]:
+    out: list[int | None] = []
+    for v in values:
+        if v in ("orig", "original", "none"):
+            out.append(None)
+        elif v.isdigit():
+            out.append(int(v))
+        else:
+            raise SystemExit(f"codeclens train: bitrate must be 'orig' or kbps, got {v!r}")
+    return out
+
+
+def run_friedland_audio_cmd(args: argparse.Namespace) -> int:
+    from .friedland import format_results
+    from .friedland_audio import AudioConfig, run_friedland_audio
+
+    _torch_threads(args.threads)
+    cfg = AudioConfig(bitrates=tuple(_bitrates(args.bitrates)), models=tuple(args.models), data=args.data,
+                      per_class=args.per_class, limit=args.limit, lame_quality=args.lame_quality,
+                      epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    rows = run_friedland_audio(cfg, args.out, quiet=True)
+    print(format_results(rows, "bitrate_kbps", "kbps"))
     print(f"results: {Path(args.out) / 'results.csv'}", file=sys.stderr)
     return 0
 
