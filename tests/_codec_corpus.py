@@ -3,7 +3,8 @@
     python tests/_codec_corpus.py CODEC
 
 Builds the corpus (zero-length and garbage data, every other format's files, truncations at every 5%, seeded byte
-flips of valid RGB and gray streams, headers declaring sizes far above the pixel limit), decodes each input, and
+flips of valid RGB and gray streams (mono and stereo for an audio codec), headers declaring sizes far above
+the pixel limit), decodes each input, and
 prints one JSON report: how many decoded, how many raised the codec's error, and every input that raised anything
 else. Before each decode it writes the input's name to stderr, so a crash (the process dies) names its input.
 """
@@ -75,19 +76,29 @@ HUGE_HEADER = {
 }
 
 
+def samples(kind: str) -> dict[str, np.ndarray]:
+    """Valid inputs of a codec kind: RGB and gray images, or mono and stereo PCM (0.2 s of a decaying tone)."""
+    if kind == "image":
+        rgb = synthetic_image(24, 40, seed=3)
+        return {"rgb": rgb, "gray": np.ascontiguousarray(rgb[..., 0])}
+    t = np.arange(8820) / 44100.0
+    tone = (0.5 * np.sin(2 * np.pi * 440 * t) * np.exp(-5 * t)).astype(np.float32)
+    return {"mono": tone, "stereo": np.ascontiguousarray(np.stack([tone, tone[::-1]], axis=1))}
+
+
 def corpus(name: str) -> list[tuple[str, bytes]]:
     codec = get_codec(name)
-    rgb = synthetic_image(24, 40, seed=3)
-    valid = {"rgb": codec.encode(rgb), "gray": codec.encode(np.ascontiguousarray(rgb[..., 0]))}
+    valid = {label: codec.encode(x) for label, x in samples(codec.kind).items()}
     items: list[tuple[str, bytes]] = [("empty", b""), ("one byte", b"\x00"), ("zeros", bytes(200)),
                                       ("text", b"this is not an image at all\n" * 8)]
     for other in codec_names():
         other_codec = get_codec(other)
         if other != name and other_codec.availability()[0]:
-            items.append((f"{other} file", other_codec.encode(rgb)))
+            items.append((f"{other} file", other_codec.encode(next(iter(samples(other_codec.kind).values())))))
     rng = np.random.default_rng(2024)
     for kind, data in valid.items():
-        items.append((f"{kind} huge declared size", HUGE_HEADER[name](data)))
+        if name in HUGE_HEADER:  # formats with a pixel limit
+            items.append((f"{kind} huge declared size", HUGE_HEADER[name](data)))
         for pct in range(0, 100, 5):
             items.append((f"{kind} truncated at {pct}%", data[: len(data) * pct // 100]))
         for trial in range(FLIPS // len(valid)):
@@ -96,6 +107,15 @@ def corpus(name: str) -> list[tuple[str, bytes]]:
                 flipped[int(rng.integers(0, len(flipped)))] = int(rng.integers(0, 256))
             items.append((f"{kind} flip {trial}", bytes(flipped)))
     return items
+
+
+def well_formed(out: object, kind: str) -> bool:
+    """A decode's result: uint8 (H, W) or (H, W, 3) pixels, or finite float32 (N,) or (N, C) samples."""
+    if not isinstance(out, np.ndarray):
+        return False
+    if kind == "image":
+        return out.dtype == np.uint8 and out.ndim in (2, 3)
+    return out.dtype == np.float32 and out.ndim in (1, 2) and bool(np.isfinite(out).all())
 
 
 def main() -> None:
@@ -121,7 +141,7 @@ def main() -> None:
                 report["unexpected"].append([label, call_name, f"{type(e).__module__}.{type(e).__name__}: {e}"])
             else:
                 report["decoded"] += 1
-                if not (isinstance(pixels, np.ndarray) and pixels.dtype == np.uint8 and pixels.ndim in (2, 3)):
+                if not well_formed(pixels, codec.kind):
                     report["unexpected"].append([label, call_name, f"returned {type(pixels).__name__}"])
             report["slowest_s"] = max(report["slowest_s"], time.perf_counter() - t0)
     print(json.dumps(report))

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..audio import check_pcm, to_int16
 from ..errors import CodecError
-from .base import Codec, Param
+from .base import Codec, Param, as_bytes
 
 #: Bitrates (kbps) LAME can write in CBR: MPEG-1 (32..320) and MPEG-2/2.5 (8..160) Layer III.
 BITRATES = (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 192, 224, 256, 320)
@@ -81,8 +81,9 @@ def stream_info(data: bytes | bytearray | memoryview) -> StreamInfo:
     """Parse the frame headers of an MP3 stream (an ID3v2 tag before the first frame is skipped).
 
     :class:`codeclens.CodecError` when no Layer III frame is found, or when the first frame is not followed by
-    another frame or the end of the data (bytes that only look like a frame header)."""
-    data = bytes(data)
+    another frame or the end of the data (bytes that only look like a frame header); TypeError for data that is
+    not bytes-like."""
+    data = as_bytes(data, "mp3")
     pos = 0
     if data[:3] == b"ID3" and len(data) >= 10:  # ID3v2: 10-byte header, syncsafe size
         pos = 10 + ((data[6] & 0x7F) << 21 | (data[7] & 0x7F) << 14 | (data[8] & 0x7F) << 7 | (data[9] & 0x7F))
@@ -159,6 +160,7 @@ class Mp3Codec(Codec):
         return at that rate (default: all, the encoder's padding included)."""
         from pedalboard.io import AudioFile
 
+        data = as_bytes(data, self.name)
         if sample_rate is not None and not (isinstance(sample_rate, (int, np.integer)) and sample_rate > 0):
             raise ValueError(f"mp3.decode: sample_rate must be a positive integer (Hz), got {sample_rate!r}")
         if length is not None and not (isinstance(length, (int, np.integer)) and length >= 0):
