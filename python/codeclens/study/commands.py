@@ -1,5 +1,5 @@
-"""The commands over a study store: ``codeclens study``, ``report``, ``select`` and ``analyze`` (``study`` and
-``report`` also as ``python -m codeclens.study``).
+"""The commands over a study store: ``codeclens study``, ``report``, ``export``, ``select`` and ``analyze``
+(``study`` and ``report`` also as ``python -m codeclens.study``).
 
 ``select`` and ``analyze`` read a store (or a table file written by ``codeclens export`` /
 ``codeclens.analysis.save_table``) with :func:`codeclens.study.store.load_results` and hand the table to
@@ -78,6 +78,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rep.add_argument("--out", type=Path, default=Path("runs/report"), help="output folder (default runs/report)")
     _add_max_rank_loss(rep)
     rep.set_defaults(func=run_report_command)
+
+    ex = subparsers.add_parser(
+        "export", help="write a store's results table as Parquet or CSV (for pandas, polars, DuckDB)",
+        description="Write the results table of a store (opened read-only; one row per photo x version x model, "
+                    "the columns of Store.results()) as Parquet (top5 a list column; needs pyarrow) or CSV, in parts "
+                    "of --chunk-rows rows: memory stays flat for stores of millions of rows. `codeclens select` "
+                    "and `codeclens analyze` read the file in place of the store.")
+    ex.add_argument("store", type=Path, help="study store (SQLite file)")
+    ex.add_argument("out", type=Path, help="output file (.parquet or .csv; the suffix is added when missing)")
+    ex.add_argument("--format", choices=["parquet", "csv"], default=None,
+                    help="file format (default: from the suffix of OUT)")
+    ex.add_argument("--model", default=None, help="only this classifier (default: every model)")
+    ex.add_argument("--study", default=None, help="only this study of the store")
+    ex.add_argument("--chunk-rows", type=int, default=25_000, help="rows read and written at a time (default 25000)")
+    ex.set_defaults(func=run_export_command)
     _register_analysis(subparsers)
 
 
@@ -177,6 +192,50 @@ def run_report_command(args: argparse.Namespace) -> int:
     with Store(args.store, readonly=True) as store:
         paths = write_report(store, args.out, study=args.study, model=args.model, tolerance=args.max_rank_loss)
     print(f"report: {paths['markdown']}")
+    return 0
+
+
+def export_path(out: Path, fmt: str | None) -> Path:
+    """The file ``codeclens export`` writes: OUT with the format's suffix (added when OUT has none)."""
+    suffix = out.suffix.lower()
+    if fmt is None:
+        if suffix not in (".parquet", ".csv"):
+            raise ValueError(f"cannot tell the format of {str(out)!r}: give --format parquet|csv or end OUT in "
+                             ".parquet or .csv")
+        return out
+    if suffix == "":
+        return out.with_name(out.name + "." + fmt)
+    if suffix != "." + fmt:
+        raise ValueError(f"--format {fmt} does not match the suffix of {str(out)!r}")
+    return out
+
+
+def run_export_command(args: argparse.Namespace) -> int:
+    import time
+
+    from ..analysis.table import save_table_parts
+    from .store import Store
+
+    if args.chunk_rows < 1:
+        raise ValueError(f"--chunk-rows must be a positive integer, got {args.chunk_rows}")
+    out = export_path(args.out, args.format)
+    if out.suffix == ".parquet":
+        import pyarrow  # noqa: F401  (a missing pyarrow is named before the store is read)
+    rows = 0
+    t0 = time.perf_counter()
+    with Store(args.store, readonly=True) as store:
+        if args.model is not None and args.model not in store.models():
+            raise ValueError(f"no model {args.model!r} in {args.store}; models here: {store.models()}")
+
+        def counted(parts):
+            nonlocal rows
+            for part in parts:
+                rows += len(part["photo"])
+                yield part
+
+        save_table_parts(counted(store.results_chunks(args.model, args.study, rows=args.chunk_rows)), out)
+    seconds = time.perf_counter() - t0
+    print(f"exported {rows} rows to {out} ({seconds:.1f} s, {rows / max(seconds, 1e-9):.0f} rows/s)")
     return 0
 
 
