@@ -69,6 +69,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--report", type=Path, metavar="DIR",
                    help="write the report (Markdown, CSV, PNG) here after the run")
     r.add_argument("--list", action="store_true", help="list presets, codecs (with availability) and models, then exit")
+    r.add_argument("--engine", choices=["threads", "ray"], default="threads",
+                   help="threads (default: this machine) or ray (a Ray cluster or a local Ray instance; pip install "
+                        "'codeclens[distributed]')")
+    e = p.add_argument_group("Ray engine (--engine ray)")
+    e.add_argument("--address", metavar="auto|HOST:PORT",
+                   help="join a running Ray cluster (auto: the one started on this machine by `ray start --head`); "
+                        "default: start a local Ray instance of --threads CPUs (default: every CPU this process may "
+                        "use)")
+    e.add_argument("--ship-photos", action="store_true",
+                   help="send each photo's bytes to the workers through Ray's object store (nodes without a shared "
+                        "file system); by default workers read the photos' paths")
+    e.add_argument("--actors", type=int, default=None,
+                   help="classifier actors (default: one per GPU of the cluster, with --device auto or cuda; one CPU "
+                        "actor when the cluster has no GPU or --device cpu)")
     p.set_defaults(func=run_study_command)
 
     rep = subparsers.add_parser("report", help="write Markdown + CSV + PNG plots for a study in a store")
@@ -137,29 +151,35 @@ def run_study_command(args: argparse.Namespace) -> int:
     if args.list:
         _print_listing()
         return 0
-    import torch
-
-    from .. import resolve_threads
     from ..data import resolve_photos
-    from ..models.registry import load_classifier
-    from .runner import CLAIM_LEASE, run_study
+    from .runner import CLAIM_LEASE
     from .store import Store
 
-    _malloc_policy()
+    if args.engine != "ray":
+        given = [flag for flag, value in (("--address", args.address), ("--ship-photos", args.ship_photos),
+                                          ("--actors", args.actors)) if value]
+        if given:
+            raise ValueError(f"{', '.join(given)}: only with --engine ray")
+    malloc = _malloc_policy()
     grid = build_grid(args)
     photos = [p for spec in args.photos for p in resolve_photos(spec)]
     if args.limit is not None:
         photos = photos[: args.limit]
-    torch_threads = resolve_threads(args.torch_threads)
+    common = {"study": args.study, "batch_size": args.batch_size, "keep_bitstreams": not args.no_bitstreams,
+              "retry_failed": args.retry_failed, "progress": not args.no_progress, "filter": args.filter,
+              "psnr_peak": args.psnr_peak, "lease": args.claim_lease or CLAIM_LEASE}
     with Store(args.store) as store:  # opened first: a store that cannot be written fails before any work
-        classifier = load_classifier(args.model, args.weights, args.device, args.preprocess)
-        torch.set_num_threads(torch_threads)
-        print(f"codeclens study: {len(photos)} photos x {len(grid)} versions ({grid.name}), model "
-              f"{classifier.name} on {classifier.device}, store {args.store}", file=sys.stderr)
-        stats = run_study(photos, grid, store, classifier, study=args.study, threads=args.threads,
-                          batch_size=args.batch_size, keep_bitstreams=not args.no_bitstreams,
-                          retry_failed=args.retry_failed, progress=not args.no_progress, filter=args.filter,
-                          psnr_peak=args.psnr_peak, lease=args.claim_lease or CLAIM_LEASE)
+        if args.engine == "ray":
+            from .distributed import run_study_ray
+
+            print(f"codeclens study: {len(photos)} photos x {len(grid)} versions ({grid.name}), model {args.model}, "
+                  f"store {args.store}", file=sys.stderr)
+            stats = run_study_ray(photos, grid, store, args.model, args.weights, args.device, args.preprocess,
+                                  address=args.address, cpus=args.threads, actors=args.actors,
+                                  torch_threads=args.torch_threads, ship_photos=args.ship_photos, malloc=malloc,
+                                  **common)
+        else:
+            stats = _run_on_threads(args, photos, grid, store, common)
         print(stats.summary())
         if args.report:
             from .report import write_report
@@ -169,20 +189,31 @@ def run_study_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _malloc_policy() -> None:
+def _run_on_threads(args: argparse.Namespace, photos: list, grid, store, common: dict):
+    import torch
+
+    from .. import resolve_threads
+    from ..models.registry import load_classifier
+    from .runner import run_study
+
+    torch_threads = resolve_threads(args.torch_threads)
+    classifier = load_classifier(args.model, args.weights, args.device, args.preprocess)
+    torch.set_num_threads(torch_threads)
+    print(f"codeclens study: {len(photos)} photos x {len(grid)} versions ({grid.name}), model "
+          f"{classifier.name} on {classifier.device}, store {args.store}", file=sys.stderr)
+    return run_study(photos, grid, store, classifier, threads=args.threads, **common)
+
+
+def _malloc_policy() -> str:
     """Keep freed memory for reuse (the study's default). ``CODECLENS_MALLOC=limit`` restores the earlier 128 KiB
     mmap threshold and ``=default`` leaves glibc alone: switches for the benchmarks (benchmarks/bench_study.py)."""
     import os
 
-    from .runner import keep_freed_memory, limit_heap_fragmentation
+    from .runner import apply_malloc_policy
 
     policy = os.environ.get("CODECLENS_MALLOC", "keep")
-    if policy not in ("keep", "limit", "default"):
-        raise ValueError(f"CODECLENS_MALLOC: expected keep, limit or default, got {policy!r}")
-    if policy == "keep":
-        keep_freed_memory()
-    elif policy == "limit":
-        limit_heap_fragmentation()
+    apply_malloc_policy(policy)
+    return policy
 
 
 def run_report_command(args: argparse.Namespace) -> int:
