@@ -174,29 +174,20 @@ def test_rerun_on_ray_computes_nothing_and_a_second_model_reuses_versions(cluste
     assert len(models) == 2 and any(m.startswith("resnet18@") for m in models)
 
 
-def test_a_worker_killed_mid_task_is_retried_and_every_item_is_written_once(cluster, samples, tmp_path):
-    """SIGKILL of the worker process running a codec task: Ray runs the task again; the driver writes each
-    item once (it counts what it writes, and every batch row says how many items it held)."""
+@pytest.mark.parametrize("victim", ["ray::codec_task", "ray::ClassifierActor.classify"],
+                         ids=["codec-worker", "classifier-actor"])
+def test_a_process_killed_mid_study_is_replaced_and_every_item_is_written_once(cluster, samples, tmp_path, victim):
+    """SIGKILL of the worker process running a codec task (Ray runs the task again), or of the classifier actor
+    while it classifies a batch (Ray restarts it and resubmits the batch): the study ends with every item, each
+    written once (the driver counts what it writes; every batch row says how many items it held)."""
     grid = grid_of(SLOW_BLOCK)
     with Store(tmp_path / "s.sqlite") as s:
-        stats, victim = kill_during(lambda: run_ray(samples[:2], grid, s), "ray::codec_task")
+        stats, killed = kill_during(lambda: run_ray(samples[:2], grid, s), victim)
         t = s.results()
         (written,) = s.conn.execute("SELECT SUM(n) FROM batches").fetchone()
-    assert victim is not None, "no codec task was seen running"
+    assert killed is not None, f"no process titled {victim} was seen"
     total = 2 * len(grid)
     assert stats.computed_predictions == stats.computed_variants == total and stats.failed == 0
-    assert len(t["photo"]) == total and set(t["status"]) == {"ok"} and written == total
-
-
-def test_a_killed_classifier_actor_is_restarted_and_its_batch_resubmitted(cluster, samples, tmp_path):
-    grid = grid_of(SLOW_BLOCK)
-    with Store(tmp_path / "s.sqlite") as s:
-        stats, victim = kill_during(lambda: run_ray(samples[:2], grid, s), "ray::ClassifierActor.classify")
-        t = s.results()
-        (written,) = s.conn.execute("SELECT SUM(n) FROM batches").fetchone()
-    assert victim is not None, "no batch was seen being classified"
-    total = 2 * len(grid)
-    assert stats.computed_predictions == total and stats.failed == 0
     assert len(t["photo"]) == total and set(t["status"]) == {"ok"} and written == total
 
 

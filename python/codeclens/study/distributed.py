@@ -60,6 +60,7 @@ from .runner import (
     PhotoPlan,
     RunStats,
     StudyRun,
+    TaskFeed,
     apply_malloc_policy,
     check_batch_size,
     classify,
@@ -301,28 +302,23 @@ class _Driver:
                 ray.cancel(ref)
 
     def _loop(self) -> None:
-        stream = self.run_.tasks(self.plans, data=_read_photo if self.ship else None)
-        exhausted = False
-        while not exhausted or self.tasks or self.pending or self.batches:
-            waiting_on_others = False
-            while not exhausted and len(self.tasks) < self.max_tasks and len(self.pending) < 2 * self.batch_size:
-                try:
-                    nxt = next(stream)
-                except StopIteration:
-                    exhausted = True
-                    break
-                if nxt is None:
-                    waiting_on_others = True
-                    break
-                self._submit(*nxt)
-            idle = not self.tasks and (exhausted or waiting_on_others)
+        feed = TaskFeed(self.run_.tasks(self.plans, data=_read_photo if self.ship else None))
+        while not feed.exhausted or self.tasks or self.pending or self.batches:
+            for photo, items in feed.take(self._room):
+                self._submit(photo, items)
+            idle = not self.tasks and (feed.exhausted or feed.waiting)
             while (len(self.pending) >= self.batch_size or (self.pending and idle)) and self.pool.free() is not None:
                 self._classify(self.pending[:self.batch_size])
                 del self.pending[:self.batch_size]
             self._gather()
             self.run_.renew_claims()
-            if waiting_on_others and not self.tasks and not self.batches:
+            if feed.waiting and not self.tasks and not self.batches:
                 time.sleep(0.2)  # another process holds the photos left: let it work
+
+    def _room(self) -> bool:
+        """Whether another task may start: bounded tasks in flight, and not while two batches of finished items
+        wait for a classifier."""
+        return len(self.tasks) < self.max_tasks and len(self.pending) < 2 * self.batch_size
 
     def _submit(self, photo: PhotoWork, items: list[Item]) -> None:
         data = None

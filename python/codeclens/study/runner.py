@@ -339,6 +339,31 @@ class StudyRun:
         return self.stats
 
 
+class TaskFeed:
+    """:meth:`StudyRun.tasks` as an engine pulls them: :meth:`take` yields tasks while the engine has room;
+    ``exhausted`` once every task was taken, ``waiting`` when the last pull found only photos that other runs
+    hold (nothing to do now)."""
+
+    def __init__(self, tasks: Iterator[tuple[PhotoWork, list[Item]] | None]) -> None:
+        self.tasks = tasks
+        self.exhausted = False
+        self.waiting = False
+
+    def take(self, room: Any) -> Iterator[tuple[PhotoWork, list[Item]]]:
+        """Tasks while ``room()`` is true (asked before each pull)."""
+        self.waiting = False
+        while not self.exhausted and room():
+            try:
+                nxt = next(self.tasks)
+            except StopIteration:
+                self.exhausted = True
+                return
+            if nxt is None:
+                self.waiting = True
+                return
+            yield nxt
+
+
 class _Coordinator(threading.Thread):
     """The thread engine's producer and writer: claims photos, keeps the codec pool fed (at most
     ``threads * 4`` tasks in flight), forms batches of finished items for the classifier, and writes each
@@ -388,32 +413,22 @@ class _Coordinator(threading.Thread):
         pending: list[ItemResult] = []
         running: dict[Future[list[ItemResult]], PhotoWork] = {}
         with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="codeclens-codec") as pool:
-            stream = self.run_.tasks(self.plans)
-            exhausted = False
-            while (not exhausted or running or pending or self._out) and not self.stopping.is_set():
-                waiting_on_others = False
-                while not exhausted and len(running) < self.threads * 4:  # bounded: memory stays flat
-                    try:
-                        nxt = next(stream)
-                    except StopIteration:
-                        exhausted = True
-                        break
-                    if nxt is None:
-                        waiting_on_others = True
-                        break
-                    running[pool.submit(run_task, nxt[0], nxt[1], self.ctx)] = nxt[0]
+            feed = TaskFeed(self.run_.tasks(self.plans))
+            while (not feed.exhausted or running or pending or self._out) and not self.stopping.is_set():
+                for photo, items in feed.take(lambda: len(running) < self.threads * 4):  # bounded: memory stays flat
+                    running[pool.submit(run_task, photo, items, self.ctx)] = photo
                 if running:
                     done, _ = wait(list(running), timeout=0.05, return_when=FIRST_COMPLETED)
                     for fut in done:
                         running.pop(fut)
                         pending.extend(fut.result())
-                idle = not running and (exhausted or waiting_on_others)
+                idle = not running and (feed.exhausted or feed.waiting)
                 while len(pending) >= self.batch_size or (pending and idle):
                     self._hand_over(pending[:self.batch_size])
                     pending = pending[self.batch_size:]
-                self._write_classified(block=not running and exhausted and not pending)
+                self._write_classified(block=not running and feed.exhausted and not pending)
                 self.run_.renew_claims()
-                if waiting_on_others and not running and not self._out:
+                if feed.waiting and not running and not self._out:
                     time.sleep(0.2)  # another process holds the photos left: let it work
 
 
