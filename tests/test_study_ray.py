@@ -40,14 +40,27 @@ SLOW_BLOCK = "codec=hevc qp=20,25,30,35,40,45,50 scale=1/2"  # x265 at 'slow': t
 
 @pytest.fixture(scope="module")
 def cluster():
+    """The module's two-node cluster; afterwards this process is as before (Ray turns on token authentication
+    for the clusters it starts by setting RAY_AUTH_MODE in the environment, which later subprocesses would
+    inherit)."""
     from ray.cluster_utils import Cluster
 
-    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    c.add_node(num_cpus=1)
-    ray.init(address=c.address, log_to_driver=False)
-    yield c
-    ray.shutdown()
-    c.shutdown()
+    auth_mode = os.environ.get("RAY_AUTH_MODE")
+    fast_failure_detection = {"health_check_initial_delay_ms": 0, "health_check_period_ms": 200,
+                              "health_check_timeout_ms": 500, "health_check_failure_threshold": 3}  # a lost node: ~1 s
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False,
+                                                       "_system_config": fast_failure_detection})
+    try:
+        c.add_node(num_cpus=1)
+        ray.init(address=c.address, log_to_driver=False)
+        yield c
+    finally:
+        ray.shutdown()
+        c.shutdown()
+        if auth_mode is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = auth_mode
 
 
 def grid_of(*blocks: str) -> Grid:
@@ -289,3 +302,27 @@ def test_the_cli_imports_ray_only_for_the_ray_engine(tmp_path):
         res = subprocess.run([sys.executable, "-m", "codeclens.cli", "study", "--store", str(tmp_path / "s.sqlite"),
                               *flags], capture_output=True, text=True)
         assert res.returncode == 2 and f"{flags[0]}: only with --engine ray" in res.stderr, res.stderr
+
+
+def test_a_node_lost_mid_study_loses_and_duplicates_nothing(cluster, samples, tmp_path):
+    """The second node is removed (its raylet, object store and workers killed) while the study runs: Ray runs
+    its tasks again on the head node and rebuilds the input arrays that were stored there from the tasks that
+    made them; when the classifier actor lived there (Ray's choice), it is restarted on the head node and the
+    driver sends its batches again (Ray reports the actor 'unavailable' until it notices the node is gone). Every
+    item is written once. A fresh node then takes the lost one's place (this test runs last in the module)."""
+    grid = grid_of(SLOW_BLOCK)
+    worker = next(n for n in cluster.list_all_nodes() if not n.head)
+    with Store(tmp_path / "s.sqlite") as s, ThreadPoolExecutor(1) as pool:
+        fut = pool.submit(run_ray, samples[:2], grid, s)
+        deadline = time.monotonic() + 120
+        while not ray_processes("ray::codec_task") and not fut.done() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not fut.done(), "the study ended before a node could be removed"
+        cluster.remove_node(worker, allow_graceful=False)
+        stats = fut.result(timeout=300)
+        t = s.results()
+        (written,) = s.conn.execute("SELECT SUM(n) FROM batches").fetchone()
+    cluster.add_node(num_cpus=1)
+    total = 2 * len(grid)
+    assert stats.computed_predictions == stats.computed_variants == total and stats.failed == 0
+    assert len(t["photo"]) == total and set(t["status"]) == {"ok"} and written == total

@@ -23,10 +23,11 @@ Who does what:
   object-store use stay flat whatever the number of photos (a seed2017 photo has 433 items; an input is 147 KiB).
 - **Faults**: a task whose worker process or node dies is run again by Ray (:data:`TASK_RETRIES`), and an input
   array lost with its node is rebuilt by Ray from the task that made it; a classifier actor that dies is
-  restarted (:data:`ACTOR_RESTARTS`) and the batches it held are resubmitted to it. Rows reach the store only
+  restarted (:data:`ACTOR_RESTARTS`) and the batches it held are resubmitted to it (by Ray; by the driver when
+  Ray gave up while the actor's node was being declared dead, :data:`BATCH_ATTEMPTS`). Rows reach the store only
   through the driver, once per item, so nothing is lost or written twice. A task that still fails (retries used
   up) records its items as failed with the error, like a codec error, and the study goes on; an actor that
-  cannot be restarted stops the study (rerun to resume). A driver killed with ``kill -9`` loses only the batches
+  keeps failing stops the study (rerun to resume). A driver killed with ``kill -9`` loses only the batches
   it had not written; its claims expire (``--claim-lease``) and the same command resumes.
 
 Ray's CPU count bounds the concurrent codec tasks; classifier actors reserve no CPU (``num_cpus=0``) and run
@@ -84,6 +85,8 @@ from .work import (
 TASK_RETRIES = 3
 #: Times Ray restarts a classifier actor that died (its batches are resubmitted each time).
 ACTOR_RESTARTS = 3
+#: Times the driver sends a batch whose actor failed (died or became unreachable) before it stops the study.
+BATCH_ATTEMPTS = 5
 #: Codec tasks in flight per CPU of the cluster.
 TASKS_PER_CPU = 4
 #: Batches in flight per classifier actor (one running, one waiting: the classifier never idles).
@@ -290,7 +293,7 @@ class _Driver:
         self.ctx = ray.put(ctx)
         self.max_tasks = max(1, TASKS_PER_CPU * int(ray.cluster_resources().get("CPU", 0)))
         self.tasks: dict[Any, tuple[PhotoWork, list[Item], Any]] = {}  # results ref -> (photo, items, inputs ref)
-        self.batches: dict[Any, tuple[list[ItemResult], int]] = {}  # actor call -> (batch, actor)
+        self.batches: dict[Any, tuple[list[Entry], int, int]] = {}  # actor call -> (batch, actor, attempt)
         self.pending: list[Entry] = []
         self._shipped: tuple[str, Any] | None = None  # (photo, its bytes in the object store)
 
@@ -363,7 +366,7 @@ class _Driver:
                 self.pending.append((r, inputs, row))
                 row += 1
 
-    def _classify(self, batch: list[Entry]) -> None:
+    def _classify(self, batch: list[Entry], attempt: int = 1) -> None:
         refs: list[Any] = []
         rows: list[list[int]] = []
         for _, ref, row in batch:
@@ -378,17 +381,23 @@ class _Driver:
         assert k is not None
         call = self.pool.handles[k].classify.remote(rows, labels, *refs)
         self.pool.busy[k] += 1
-        self.batches[call] = ([r for r, _, _ in batch], k)
+        self.batches[call] = (batch, k, attempt)
 
     def _batch_done(self, ref: Any) -> None:
-        results, k = self.batches.pop(ref)
+        batch, k, attempt = self.batches.pop(ref)
         self.pool.busy[k] -= 1
         try:
             preds, ms = ray.get(ref)
         except ray.exceptions.RayActorError as e:
-            raise RuntimeError(f"classifier actor {k} died and was not restarted ({_first_line(e)}); the batches "
-                               "written so far are kept: run the same command to resume") from e
-        write_batch(self.run_, self.bar, results, preds, ms)
+            # Ray retried the call on the restarted actor already; an actor whose node died is 'unavailable' until
+            # Ray notices and restarts it elsewhere: send the batch again (classifying is idempotent), a few times
+            if attempt >= BATCH_ATTEMPTS:
+                raise RuntimeError(f"classifier actor {k} failed {attempt} times on one batch ({_first_line(e)}); the "
+                                   "batches written so far are kept: run the same command to resume") from e
+            time.sleep(0.5 * attempt)
+            self._classify(batch, attempt + 1)
+            return
+        write_batch(self.run_, self.bar, [r for r, _, _ in batch], preds, ms)
 
 
 def cluster_summary() -> str:
