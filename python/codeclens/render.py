@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +41,11 @@ def format_value(v: object, digits: int = 4) -> str:
     return str(v)
 
 
-def _as_columns(table: Columns | Rows, names: Sequence[str] | None) -> tuple[list[str], list[list[Any]]]:
+def _as_columns(table: Columns | Rows, names: Sequence[str] | None) -> tuple[list[str], list[Any]]:
     """(column names, one list of cells per column) of a column table or a list of row dicts."""
     if isinstance(table, Mapping):
         cols = list(names) if names is not None else list(table)
-        return cols, [list(table[c]) for c in cols]
+        return cols, [table[c] if isinstance(table[c], np.ndarray) else list(table[c]) for c in cols]
     rows = list(table)
     cols = list(names) if names is not None else list(dict.fromkeys(k for r in rows for k in r))
     return cols, [[r.get(c) for r in rows] for c in cols]
@@ -85,17 +85,45 @@ def _csv_cell(v: object) -> str:
     return str(v)
 
 
+def _csv_column(values: Any) -> list[str]:
+    """The CSV cells of one column (numeric numpy columns converted in bulk, to the same text as _csv_cell)."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+        if values.ndim == 2 and values.shape[1] > 0:
+            return [" ".join(cells) for cells in zip(*(_csv_column(values[:, j]) for j in range(values.shape[1])))]
+        if values.ndim == 1:
+            if values.dtype.kind == "f":
+                return list(map(repr, values.tolist()))
+            if values.dtype.kind == "b":
+                return ["true" if v else "false" for v in values.tolist()]
+            return list(map(str, values.tolist()))
+    return [_csv_cell(v) for v in values]
+
+
 def write_csv(table: Columns | Rows, path: str | Path, names: Sequence[str] | None = None) -> Path:
     """Write ``table`` as CSV (header line, then one line per row); floats round-trip exactly. The file is
     written to a temporary name and moved into place, so a reader never sees half a file."""
+    return write_csv_parts([table], path, names)
+
+
+def write_csv_parts(parts: Iterable[Columns | Rows], path: str | Path, names: Sequence[str] | None = None) -> Path:
+    """Write a table given as consecutive parts (each a table with the columns of the first) as one CSV file,
+    one part in memory at a time; the same text as :func:`write_csv` of the whole table."""
     path = Path(path)
-    cols, cells = _as_columns(table, names)
-    n = len(cells[0]) if cells else 0
     tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(cols)
-        for i in range(n):
-            writer.writerow([_csv_cell(col[i]) for col in cells])
+    cols: list[str] | None = None
+    try:
+        with tmp.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            for part in parts:
+                part_cols, cells = _as_columns(part, cols if cols is not None else names)
+                if cols is None:
+                    cols = part_cols
+                    writer.writerow(cols)
+                writer.writerows(zip(*(_csv_column(c) for c in cells)))
+            if cols is None:
+                writer.writerow(list(names or []))
+    except BaseException:  # a part could not be made or written: no half file stays behind
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
     return path

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..render import write_csv
+from ..render import write_csv_parts
 
 Table = dict[str, np.ndarray]
 
@@ -203,22 +204,66 @@ def rows_to_columns(rows: Sequence[Mapping[str, Any]], names: Iterable[str] | No
 def save_table(table: Mapping[str, np.ndarray], path: str | Path) -> Path:
     """Write a results table as ``.csv`` (``top5`` as five space-separated labels), ``.npz`` or ``.parquet``
     (``top5`` as a list column; needs pyarrow)."""
-    path = Path(path)
-    table = as_table(table)
-    if path.suffix == ".npz":
-        arrays: dict[str, Any] = {k: (v.astype(str) if v.dtype == object else v) for k, v in table.items()}
-        np.savez_compressed(path, **arrays)
-    elif path.suffix == ".csv":
-        write_csv(table, path)
-    elif path.suffix == ".parquet":
-        _require_pyarrow("writing Parquet")
-        import pandas as pd
+    return save_table_parts([table], path)
 
-        frame = pd.DataFrame({k: (list(v) if v.ndim == 2 else v) for k, v in table.items()})
-        frame.to_parquet(path, index=False)
-    else:
+
+def save_table_parts(parts: Iterable[Mapping[str, np.ndarray]], path: str | Path) -> Path:
+    """Write a results table given as consecutive parts (the same columns in each, as
+    :meth:`codeclens.study.store.Store.results_chunks` yields them) as one file, like :func:`save_table` of the
+    whole table. CSV and Parquet hold one part in memory at a time (Parquet: one row group per part); ``.npz``
+    joins the parts first."""
+    path = Path(path)
+    if path.suffix not in TABLE_SUFFIXES:
         raise ValueError(f"expected a table file ending in {', '.join(TABLE_SUFFIXES)}, got {str(path)!r}")
+    tables = (as_table(t) for t in parts)
+    if path.suffix == ".npz":
+        whole = list(tables)
+        if not whole:
+            raise ValueError(f"no table to write to {str(path)!r}")
+        arrays: dict[str, Any] = {k: np.concatenate([t[k] for t in whole]) for k in whole[0]}
+        np.savez_compressed(path, **{k: (v.astype(str) if v.dtype == object else v) for k, v in arrays.items()})
+    elif path.suffix == ".csv":
+        write_csv_parts(tables, path)
+    else:
+        _write_parquet(tables, path)
     return path
+
+
+def _write_parquet(tables: Iterable[Table], path: Path) -> None:
+    """Parquet through pyarrow, one row group per part, written to a temporary name and moved into place."""
+    _require_pyarrow("writing Parquet")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def arrow(table: Table) -> Any:
+        cols = {}
+        for name, v in table.items():
+            if v.ndim == 2:  # top5: a list<int64> column
+                offsets = np.arange(len(v) + 1, dtype=np.int32) * v.shape[1]
+                cols[name] = pa.ListArray.from_arrays(pa.array(offsets), pa.array(v.ravel()))
+            elif name in STRING_COLUMNS:
+                cols[name] = pa.array(v.tolist(), type=pa.string())
+            else:
+                cols[name] = pa.array(v.tolist() if v.dtype == object else v)
+        return pa.table(cols)
+
+    tmp = path.with_name(path.name + ".tmp")
+    writer = None
+    try:
+        for table in tables:
+            part = arrow(table)
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, part.schema)
+            writer.write_table(part.cast(writer.schema))
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    if writer is None:
+        raise ValueError(f"no table to write to {str(path)!r}")
+    writer.close()
+    os.replace(tmp, path)
 
 
 def load_table(path: str | Path) -> Table:

@@ -1,5 +1,5 @@
-"""The commands over a study store: ``codeclens study``, ``report``, ``select`` and ``analyze`` (``study`` and
-``report`` also as ``python -m codeclens.study``).
+"""The commands over a study store: ``codeclens study``, ``report``, ``export``, ``select`` and ``analyze``
+(``study`` and ``report`` also as ``python -m codeclens.study``).
 
 ``select`` and ``analyze`` read a store (or a table file written by ``codeclens export`` /
 ``codeclens.analysis.save_table``) with :func:`codeclens.study.store.load_results` and hand the table to
@@ -69,6 +69,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--report", type=Path, metavar="DIR",
                    help="write the report (Markdown, CSV, PNG) here after the run")
     r.add_argument("--list", action="store_true", help="list presets, codecs (with availability) and models, then exit")
+    r.add_argument("--engine", choices=["threads", "ray"], default="threads",
+                   help="threads (default: this machine) or ray (a Ray cluster or a local Ray instance; pip install "
+                        "'codeclens[distributed]')")
+    e = p.add_argument_group("Ray engine (--engine ray)")
+    e.add_argument("--address", metavar="auto|HOST:PORT",
+                   help="join a running Ray cluster (auto: the one started on this machine by `ray start --head`); "
+                        "default: start a local Ray instance of --threads CPUs (default: every CPU this process may "
+                        "use)")
+    e.add_argument("--ship-photos", action="store_true",
+                   help="send each photo's bytes to the workers through Ray's object store (nodes without a shared "
+                        "file system); by default workers read the photos' paths")
+    e.add_argument("--actors", type=int, default=None,
+                   help="classifier actors (default: one per GPU of the cluster, with --device auto or cuda; one CPU "
+                        "actor when the cluster has no GPU or --device cpu)")
     p.set_defaults(func=run_study_command)
 
     rep = subparsers.add_parser("report", help="write Markdown + CSV + PNG plots for a study in a store")
@@ -78,6 +92,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rep.add_argument("--out", type=Path, default=Path("runs/report"), help="output folder (default runs/report)")
     _add_max_rank_loss(rep)
     rep.set_defaults(func=run_report_command)
+
+    ex = subparsers.add_parser(
+        "export", help="write a store's results table as Parquet or CSV (for pandas, polars, DuckDB)",
+        description="Write the results table of a store (opened read-only; one row per photo x version x model, "
+                    "the columns of Store.results()) as Parquet (top5 a list column; needs pyarrow) or CSV, in parts "
+                    "of --chunk-rows rows: memory stays flat for stores of millions of rows. `codeclens select` "
+                    "and `codeclens analyze` read the file in place of the store.")
+    ex.add_argument("store", type=Path, help="study store (SQLite file)")
+    ex.add_argument("out", type=Path, help="output file (.parquet or .csv; the suffix is added when missing)")
+    ex.add_argument("--format", choices=["parquet", "csv"], default=None,
+                    help="file format (default: from the suffix of OUT)")
+    ex.add_argument("--model", default=None, help="only this classifier (default: every model)")
+    ex.add_argument("--study", default=None, help="only this study of the store")
+    ex.add_argument("--chunk-rows", type=int, default=25_000, help="rows read and written at a time (default 25000)")
+    ex.set_defaults(func=run_export_command)
     _register_analysis(subparsers)
 
 
@@ -122,29 +151,35 @@ def run_study_command(args: argparse.Namespace) -> int:
     if args.list:
         _print_listing()
         return 0
-    import torch
-
-    from .. import resolve_threads
     from ..data import resolve_photos
-    from ..models.registry import load_classifier
-    from .runner import CLAIM_LEASE, run_study
+    from .runner import CLAIM_LEASE
     from .store import Store
 
-    _malloc_policy()
+    if args.engine != "ray":
+        given = [flag for flag, value in (("--address", args.address), ("--ship-photos", args.ship_photos),
+                                          ("--actors", args.actors)) if value]
+        if given:
+            raise ValueError(f"{', '.join(given)}: only with --engine ray")
+    malloc = _malloc_policy()
     grid = build_grid(args)
     photos = [p for spec in args.photos for p in resolve_photos(spec)]
     if args.limit is not None:
         photos = photos[: args.limit]
-    torch_threads = resolve_threads(args.torch_threads)
+    common = {"study": args.study, "batch_size": args.batch_size, "keep_bitstreams": not args.no_bitstreams,
+              "retry_failed": args.retry_failed, "progress": not args.no_progress, "filter": args.filter,
+              "psnr_peak": args.psnr_peak, "lease": args.claim_lease or CLAIM_LEASE}
     with Store(args.store) as store:  # opened first: a store that cannot be written fails before any work
-        classifier = load_classifier(args.model, args.weights, args.device, args.preprocess)
-        torch.set_num_threads(torch_threads)
-        print(f"codeclens study: {len(photos)} photos x {len(grid)} versions ({grid.name}), model "
-              f"{classifier.name} on {classifier.device}, store {args.store}", file=sys.stderr)
-        stats = run_study(photos, grid, store, classifier, study=args.study, threads=args.threads,
-                          batch_size=args.batch_size, keep_bitstreams=not args.no_bitstreams,
-                          retry_failed=args.retry_failed, progress=not args.no_progress, filter=args.filter,
-                          psnr_peak=args.psnr_peak, lease=args.claim_lease or CLAIM_LEASE)
+        if args.engine == "ray":
+            from .distributed import run_study_ray
+
+            print(f"codeclens study: {len(photos)} photos x {len(grid)} versions ({grid.name}), model {args.model}, "
+                  f"store {args.store}", file=sys.stderr)
+            stats = run_study_ray(photos, grid, store, args.model, args.weights, args.device, args.preprocess,
+                                  address=args.address, cpus=args.threads, actors=args.actors,
+                                  torch_threads=args.torch_threads, ship_photos=args.ship_photos, malloc=malloc,
+                                  **common)
+        else:
+            stats = _run_on_threads(args, photos, grid, store, common)
         print(stats.summary())
         if args.report:
             from .report import write_report
@@ -154,20 +189,31 @@ def run_study_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _malloc_policy() -> None:
+def _run_on_threads(args: argparse.Namespace, photos: list, grid, store, common: dict):
+    import torch
+
+    from .. import resolve_threads
+    from ..models.registry import load_classifier
+    from .runner import run_study
+
+    torch_threads = resolve_threads(args.torch_threads)
+    classifier = load_classifier(args.model, args.weights, args.device, args.preprocess)
+    torch.set_num_threads(torch_threads)
+    print(f"codeclens study: {len(photos)} photos x {len(grid)} versions ({grid.name}), model "
+          f"{classifier.name} on {classifier.device}, store {args.store}", file=sys.stderr)
+    return run_study(photos, grid, store, classifier, threads=args.threads, **common)
+
+
+def _malloc_policy() -> str:
     """Keep freed memory for reuse (the study's default). ``CODECLENS_MALLOC=limit`` restores the earlier 128 KiB
     mmap threshold and ``=default`` leaves glibc alone: switches for the benchmarks (benchmarks/bench_study.py)."""
     import os
 
-    from .runner import keep_freed_memory, limit_heap_fragmentation
+    from .runner import apply_malloc_policy
 
     policy = os.environ.get("CODECLENS_MALLOC", "keep")
-    if policy not in ("keep", "limit", "default"):
-        raise ValueError(f"CODECLENS_MALLOC: expected keep, limit or default, got {policy!r}")
-    if policy == "keep":
-        keep_freed_memory()
-    elif policy == "limit":
-        limit_heap_fragmentation()
+    apply_malloc_policy(policy)
+    return policy
 
 
 def run_report_command(args: argparse.Namespace) -> int:
@@ -177,6 +223,50 @@ def run_report_command(args: argparse.Namespace) -> int:
     with Store(args.store, readonly=True) as store:
         paths = write_report(store, args.out, study=args.study, model=args.model, tolerance=args.max_rank_loss)
     print(f"report: {paths['markdown']}")
+    return 0
+
+
+def export_path(out: Path, fmt: str | None) -> Path:
+    """The file ``codeclens export`` writes: OUT with the format's suffix (added when OUT has none)."""
+    suffix = out.suffix.lower()
+    if fmt is None:
+        if suffix not in (".parquet", ".csv"):
+            raise ValueError(f"cannot tell the format of {str(out)!r}: give --format parquet|csv or end OUT in "
+                             ".parquet or .csv")
+        return out
+    if suffix == "":
+        return out.with_name(out.name + "." + fmt)
+    if suffix != "." + fmt:
+        raise ValueError(f"--format {fmt} does not match the suffix of {str(out)!r}")
+    return out
+
+
+def run_export_command(args: argparse.Namespace) -> int:
+    import time
+
+    from ..analysis.table import save_table_parts
+    from .store import Store
+
+    if args.chunk_rows < 1:
+        raise ValueError(f"--chunk-rows must be a positive integer, got {args.chunk_rows}")
+    out = export_path(args.out, args.format)
+    if out.suffix == ".parquet":
+        import pyarrow  # noqa: F401  (a missing pyarrow is named before the store is read)
+    rows = 0
+    t0 = time.perf_counter()
+    with Store(args.store, readonly=True) as store:
+        if args.model is not None and args.model not in store.models():
+            raise ValueError(f"no model {args.model!r} in {args.store}; models here: {store.models()}")
+
+        def counted(parts):
+            nonlocal rows
+            for part in parts:
+                rows += len(part["photo"])
+                yield part
+
+        save_table_parts(counted(store.results_chunks(args.model, args.study, rows=args.chunk_rows)), out)
+    seconds = time.perf_counter() - t0
+    print(f"exported {rows} rows to {out} ({seconds:.1f} s, {rows / max(seconds, 1e-9):.0f} rows/s)")
     return 0
 
 

@@ -47,6 +47,7 @@ from .work import (
     ItemResult,
     PhotoWork,
     TaskContext,
+    classifiable,
     environment_infos,
     group_items,
     photo_record,
@@ -101,6 +102,20 @@ def keep_freed_memory() -> bool:
     time (EfficientNet-Lite0 batches ran 3.8x slower that way). Process-wide; the CLI calls it. Returns whether
     it was applied."""
     return _mallopt(((-3, 1 << 30), (-1, 1 << 30)))  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
+
+
+MALLOC_POLICIES = ("keep", "limit", "default")
+
+
+def apply_malloc_policy(policy: str = "keep") -> bool:
+    """``keep`` (the study's default: :func:`keep_freed_memory`), ``limit`` (:func:`limit_heap_fragmentation`)
+    or ``default`` (glibc left alone); the CLI reads it from ``CODECLENS_MALLOC`` and the Ray engine applies the
+    driver's policy in its workers. Returns whether glibc's settings were changed."""
+    if policy not in MALLOC_POLICIES:
+        raise ValueError(f"CODECLENS_MALLOC: expected keep, limit or default, got {policy!r}")
+    if policy == "keep":
+        return keep_freed_memory()
+    return limit_heap_fragmentation() if policy == "limit" else False
 
 
 def limit_heap_fragmentation() -> bool:
@@ -248,6 +263,16 @@ class StudyRun:
                 while time.monotonic() < next_check:
                     yield None
 
+    def tasks(self, plans: list[PhotoPlan], data: Any = None) -> Iterator[tuple[PhotoWork, list[Item]] | None]:
+        """The tasks of :meth:`claimed_photos`, in claim order: (photo, items of one task) as grouped by
+        :func:`codeclens.study.work.group_items`; None while only photos held by other runs are left."""
+        for claimed in self.claimed_photos(plans, data):
+            if claimed is None:
+                yield None
+                continue
+            for group in group_items(claimed[1]):
+                yield claimed[0], group
+
     def _done_by_others(self, plan: PhotoPlan, left: int) -> None:
         self.stats.by_others += max(0, plan.missing - left)
         plan.missing = left
@@ -260,9 +285,10 @@ class StudyRun:
 
     # -- writing ---------------------------------------------------------------------------------------------
     def write(self, results: list[ItemResult], predictions: list[Any] | BaseException, inference_ms: float) -> None:
-        """Write a classified batch in one transaction: ``predictions`` lines up with the results that have a
-        network input (or is the exception that classifying them raised: those items fail with it)."""
-        good = [r for r in results if r.network_input is not None and not r.error]
+        """Write a classified batch in one transaction: ``predictions`` lines up with
+        :func:`~codeclens.study.work.classifiable` (results) (or is the exception that classifying them raised:
+        those items fail with it)."""
+        good = classifiable(results)
         failed_batch = isinstance(predictions, BaseException)
         by_id = {} if failed_batch else {id(r): p for r, p in zip(good, predictions)}  # type: ignore[arg-type]
         vrows: list[VariantRow] = []
@@ -277,8 +303,7 @@ class StudyRun:
                 blobs.append((r.photo, key, r.bitstream))
             p = by_id.get(id(r))
             if p is None:
-                error = r.error or (f"classifier: {type(predictions).__name__}: {predictions}" if failed_batch
-                                    else "no network input")
+                error = r.error or f"classifier: {type(predictions).__name__}: {predictions}"
                 prows.append(PredictionRow(r.photo, key, self.model, "failed", error))
                 self.stats.failed += 1
             else:  # rank None: a photo without a label
@@ -314,6 +339,31 @@ class StudyRun:
         return self.stats
 
 
+class TaskFeed:
+    """:meth:`StudyRun.tasks` as an engine pulls them: :meth:`take` yields tasks while the engine has room;
+    ``exhausted`` once every task was taken, ``waiting`` when the last pull found only photos that other runs
+    hold (nothing to do now)."""
+
+    def __init__(self, tasks: Iterator[tuple[PhotoWork, list[Item]] | None]) -> None:
+        self.tasks = tasks
+        self.exhausted = False
+        self.waiting = False
+
+    def take(self, room: Any) -> Iterator[tuple[PhotoWork, list[Item]]]:
+        """Tasks while ``room()`` is true (asked before each pull)."""
+        self.waiting = False
+        while not self.exhausted and room():
+            try:
+                nxt = next(self.tasks)
+            except StopIteration:
+                self.exhausted = True
+                return
+            if nxt is None:
+                self.waiting = True
+                return
+            yield nxt
+
+
 class _Coordinator(threading.Thread):
     """The thread engine's producer and writer: claims photos, keeps the codec pool fed (at most
     ``threads * 4`` tasks in flight), forms batches of finished items for the classifier, and writes each
@@ -340,14 +390,6 @@ class _Coordinator(threading.Thread):
         finally:
             self.batches.put(None)
 
-    def _tasks(self) -> Iterator[tuple[PhotoWork, list[Item]] | None]:
-        for claimed in self.run_.claimed_photos(self.plans):
-            if claimed is None:
-                yield None
-                continue
-            for group in group_items(claimed[1]):
-                yield claimed[0], group
-
     def _write_classified(self, block: bool = False) -> None:
         while self._out:
             try:
@@ -355,9 +397,7 @@ class _Coordinator(threading.Thread):
             except queue.Empty:
                 return
             self._out -= 1
-            self.run_.write(batch, preds, ms)
-            self.bar.update(len(batch))
-            self.bar.set_postfix(failed=self.run_.stats.failed, refresh=False)
+            write_batch(self.run_, self.bar, batch, preds, ms)
             block = False
 
     def _hand_over(self, batch: list[ItemResult]) -> None:
@@ -373,44 +413,59 @@ class _Coordinator(threading.Thread):
         pending: list[ItemResult] = []
         running: dict[Future[list[ItemResult]], PhotoWork] = {}
         with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="codeclens-codec") as pool:
-            stream = self._tasks()
-            exhausted = False
-            while (not exhausted or running or pending or self._out) and not self.stopping.is_set():
-                waiting_on_others = False
-                while not exhausted and len(running) < self.threads * 4:  # bounded: memory stays flat
-                    try:
-                        nxt = next(stream)
-                    except StopIteration:
-                        exhausted = True
-                        break
-                    if nxt is None:
-                        waiting_on_others = True
-                        break
-                    running[pool.submit(run_task, nxt[0], nxt[1], self.ctx)] = nxt[0]
+            feed = TaskFeed(self.run_.tasks(self.plans))
+            while (not feed.exhausted or running or pending or self._out) and not self.stopping.is_set():
+                for photo, items in feed.take(lambda: len(running) < self.threads * 4):  # bounded: memory stays flat
+                    running[pool.submit(run_task, photo, items, self.ctx)] = photo
                 if running:
                     done, _ = wait(list(running), timeout=0.05, return_when=FIRST_COMPLETED)
                     for fut in done:
                         running.pop(fut)
                         pending.extend(fut.result())
-                idle = not running and (exhausted or waiting_on_others)
+                idle = not running and (feed.exhausted or feed.waiting)
                 while len(pending) >= self.batch_size or (pending and idle):
                     self._hand_over(pending[:self.batch_size])
                     pending = pending[self.batch_size:]
-                self._write_classified(block=not running and exhausted and not pending)
+                self._write_classified(block=not running and feed.exhausted and not pending)
                 self.run_.renew_claims()
-                if waiting_on_others and not running and not self._out:
+                if feed.waiting and not running and not self._out:
                     time.sleep(0.2)  # another process holds the photos left: let it work
 
 
-def _classify(classifier: Any, batch: list[ItemResult]) -> tuple[Any, float]:
-    """Predictions for the batch's items that have a network input (or the exception raised), and the ms."""
-    good = [r for r in batch if r.network_input is not None and not r.error]
+def classify(classifier: Any, inputs: Any, labels: list[int]) -> tuple[Any, float]:
+    """One batch through the classifier: (its predictions, or the exception that predicting raised, and the
+    milliseconds it took). Every engine classifies through this function."""
     t0 = time.perf_counter()
     try:
-        preds: Any = classifier.predict([r.network_input for r in good], [r.label for r in good]) if good else []
+        preds: Any = classifier.predict(inputs, labels) if len(labels) else []
     except Exception as e:
         preds = e
     return preds, 1000 * (time.perf_counter() - t0)
+
+
+def _classify(classifier: Any, batch: list[ItemResult]) -> tuple[Any, float]:
+    good = classifiable(batch)
+    return classify(classifier, [r.network_input for r in good], [r.label for r in good])
+
+
+def progress_bar(run: StudyRun, progress: bool) -> Any:
+    """The study's progress bar (items/s and ETA over everything the run planned), on stderr."""
+    from tqdm import tqdm
+
+    return tqdm(total=run.stats.planned, unit="item", desc=run.study, disable=not progress, dynamic_ncols=True,
+                file=sys.stderr)
+
+
+def write_batch(run: StudyRun, bar: Any, batch: list[ItemResult], predictions: Any, inference_ms: float) -> None:
+    """Write a classified batch and advance the progress bar."""
+    run.write(batch, predictions, inference_ms)
+    bar.update(len(batch))
+    bar.set_postfix(failed=run.stats.failed, refresh=False)
+
+
+def check_batch_size(batch_size: int) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
 
 
 def run_study(photos: list[SamplePhoto], grid: Grid, store: Store, classifier: Any, study: str | None = None,
@@ -427,17 +482,13 @@ def run_study(photos: list[SamplePhoto], grid: Grid, store: Store, classifier: A
     ``lease``: seconds a claim on a photo lasts (see the module docstring). The classifier runs on the calling
     thread; ``store`` is used by a coordinator thread meanwhile (not by the caller). Returns :class:`RunStats`.
     """
-    from tqdm import tqdm
-
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    check_batch_size(batch_size)
     threads = resolve_threads(threads)
     run = StudyRun(store, photos, grid, classifier.name, classifier.describe(), study, retry_failed=retry_failed,
                    filter=filter, keep_bitstreams=keep_bitstreams, psnr_peak=psnr_peak, engine="threads",
                    lease=lease)
     plans = run.plan()
-    bar = tqdm(total=run.stats.planned, unit="item", desc=run.study, disable=not progress, dynamic_ncols=True,
-               file=sys.stderr)
+    bar = progress_bar(run, progress)
     coordinator = _Coordinator(run, plans, run.context(classifier.prepare), threads, batch_size, bar)
     coordinator.start()
     try:

@@ -32,7 +32,7 @@ import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -500,6 +500,26 @@ class Store:
 
         ``model`` / ``study`` restrict the rows; sorted by photo, codec, setting, model.
         """
+        sql, args = self._results_query(model, study)
+        return _columns(self.conn.execute(sql, args).fetchall())
+
+    def results_chunks(self, model: str | None = None, study: str | None = None,
+                       rows: int = 25_000) -> Iterator[dict[str, np.ndarray]]:
+        """The table of :meth:`results` in consecutive parts of at most ``rows`` rows (same columns, same order),
+        read from one snapshot of the store: memory stays flat for stores of millions of rows. Yields at least
+        one part (an empty one when there are no rows)."""
+        sql, args = self._results_query(model, study)
+        cur = self.conn.execute(sql, args)
+        try:
+            while True:
+                part = cur.fetchmany(rows)
+                yield _columns(part)
+                if len(part) < rows:
+                    return
+        finally:
+            cur.close()
+
+    def _results_query(self, model: str | None, study: str | None) -> tuple[str, list[Any]]:
         batched = self.has("predictions", "batch") and self.has("batches")
         sql = ("SELECT p.photo, ph.label, p.model, s.codec, p.setting, COALESCE(v.quality, s.quality), s.scale, "
                "s.color, v.nbytes, v.bpp, v.cr_raw, v.cr_source, v.psnr, v.ssim, p.rank, p.p_true, p.top1, p.top5, "
@@ -516,9 +536,7 @@ class Store:
         if model is not None:
             sql += " WHERE p.model = ?"
             args.append(model)
-        sql += " ORDER BY p.photo, s.codec, p.setting, p.model"
-        rows = self.conn.execute(sql, args).fetchall()
-        return _columns(rows)
+        return sql + " ORDER BY p.photo, s.codec, p.setting, p.model", args
 
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"

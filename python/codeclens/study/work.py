@@ -47,7 +47,9 @@ class Item:
 @dataclass
 class ItemResult:
     """What a task produced for one item: the version's row (None when only the prediction was missing), the
-    uint8 network input (None when the item failed), the kept bitstream, encodes made and preprocessing time."""
+    uint8 network input, the kept bitstream and the encodes made. An item that did not fail (``error`` empty)
+    has a network input: it goes to the classifier (:func:`classifiable`); an engine may carry the input apart
+    from the result (the Ray engine leaves it in the object store)."""
 
     item: Item
     photo: str
@@ -68,6 +70,23 @@ class TaskContext:
     keep_bitstreams: bool
     prepare: Callable[[np.ndarray], np.ndarray]
     psnr_peak: str = "range"
+
+
+def classifiable(results: list[ItemResult]) -> list[ItemResult]:
+    """The results that go to the classifier, in order: every item that did not fail. Predictions of a batch
+    line up with these (:meth:`codeclens.study.runner.StudyRun.write`)."""
+    return [r for r in results if not r.error]
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What reading a photo's source found (``decoded``: whether it was tried), for the process that records
+    it when another process decoded it (a Ray worker for the driver)."""
+
+    decoded: bool
+    format: str = ""
+    shape: tuple[int, ...] | None = None
+    error: str = ""
 
 
 class PhotoReadError(Exception):
@@ -128,6 +147,17 @@ class PhotoWork:
             t0 = time.perf_counter()
             self._refs[key] = T.apply(src, scale, color, self.filter)
             return self._refs[key], 1000 * (time.perf_counter() - t0)
+
+    def info(self) -> SourceInfo:
+        return SourceInfo(self._decoded, self.format, self.shape, self.error)
+
+    def learn(self, info: SourceInfo) -> None:
+        """Take what another process found when it decoded this photo (no pixels): :attr:`decoded`, ``format``,
+        ``shape`` and ``error`` then describe the source as if it had been decoded here."""
+        with self.lock:
+            if info.decoded and not (self._decoded and self.error):
+                self._decoded = True
+                self.format, self.shape, self.error = info.format, info.shape, info.error
 
     def release(self) -> None:
         self._source = None
