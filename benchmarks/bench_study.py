@@ -20,6 +20,7 @@ import resource
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -29,31 +30,39 @@ import pytest
 THREADS = "2"
 
 
-def run_study(tmp: Path, photos: int, malloc: str = "keep", preset: str = "seed2017",
-              extra: tuple[str, ...] = ()) -> dict[str, float]:
-    """Run a study in a fresh process (``extra``: more CLI options, later ones win); its items/s over the whole
-    command and inside the study (``study_items_per_s``: from the first claim to the last write, without start-up),
-    CPU split, faults, peak RSS and classifier ms/image."""
-    store = tmp / f"{preset}-{photos}-{malloc}-{'-'.join(extra).replace('/', '_')}.sqlite"
-    env = dict(os.environ, CODECLENS_MALLOC=malloc)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+def run_child(cmd: list[str], env: dict[str, str]) -> tuple[str, str, float, resource.struct_rusage]:
+    """Run ``cmd``; its stdout, stderr, wall seconds and the child's own resource usage (``os.wait4``: its peak RSS
+    alone; ``RUSAGE_CHILDREN`` would give the largest of every child this process has waited for)."""
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "codeclens.study", "--preset", preset, "--photos", "embedded",
-                          "--limit", str(photos), "--threads", THREADS, "--torch-threads", THREADS,
-                          "--no-progress", "--device", "cpu", "--store", str(store), *extra],
-                         capture_output=True, text=True, env=env, check=False)
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    assert out.returncode == 0, out.stderr[-3000:]
-    items = int(re.search(r"(\d+) items computed by this process", out.stdout).group(1))
-    study_seconds = float(re.search(r"; ([\d.]+) s \(", out.stdout).group(1))
-    user, system = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    assert proc.returncode == 0, stderr[-3000:]
+    return stdout, stderr, wall, usage
+
+
+def run_study(tmp: Path, photos: int, malloc: str = "keep", preset: str = "seed2017") -> dict[str, float]:
+    """Run a study in a fresh process; its items/s, CPU split, faults, peak RSS and classifier ms/image."""
+    store = tmp / f"{preset}-{photos}-{malloc}.sqlite"
+    env = dict(os.environ, CODECLENS_MALLOC=malloc)
+    stdout, _, wall, usage = run_child(
+        [sys.executable, "-m", "codeclens.study", "--preset", preset, "--photos", "embedded", "--limit", str(photos),
+         "--threads", THREADS, "--torch-threads", THREADS, "--no-progress", "--device", "cpu", "--store", str(store)],
+        env)
+    match = re.search(r"(\d+) items computed by this process", stdout)
+    assert match, stdout[-2000:]
+    items = int(match.group(1))
     with sqlite3.connect(store) as c:
         (inference_ms,) = c.execute("SELECT SUM(inference_ms) / SUM(n) FROM batches WHERE n > 0").fetchone()
-    return {"items": items, "seconds": wall, "items_per_s": items / wall, "study_seconds": study_seconds,
-            "study_items_per_s": items / study_seconds, "system_share": system / (user + system),
-            "faults_per_item": (after.ru_minflt - before.ru_minflt) / items,
-            "peak_rss_mb": after.ru_maxrss / 1024, "classifier_ms_per_image": inference_ms}
+    return {"items": items, "seconds": wall, "items_per_s": items / wall,
+            "system_share": usage.ru_stime / (usage.ru_utime + usage.ru_stime),
+            "faults_per_item": usage.ru_minflt / items, "peak_rss_mb": usage.ru_maxrss / 1024,
+            "classifier_ms_per_image": inference_ms}
 
 
 @pytest.mark.parametrize("malloc", ["keep", "limit", "default"])
