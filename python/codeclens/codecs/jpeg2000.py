@@ -1,4 +1,5 @@
-"""JPEG 2000 through Pillow's OpenJPEG plugin, in memory (raw J2K codestream, no JP2 boxes, no temp files).
+"""JPEG 2000 through OpenJPEG (raw J2K codestream, no JP2 boxes): glymur over the system's libopenjp2, or
+Pillow's OpenJPEG plugin where glymur is missing.
 
 Settings as in the 2017 report: irreversible CDF 9/7 wavelet, irreversible colour transform (ICT, RGB
 only), 64x64 code blocks, no precincts (OpenJPEG's default 2^15), LRCP progression, and quality layers
@@ -7,10 +8,18 @@ given as compression ratios, e.g. ``layers=(200, 40, 20)``: layer k stops at 1/r
 ``mode="dB"`` takes PSNR targets instead (OpenJPEG's ``-q``, increasing). The number of resolutions is 6,
 reduced for images smaller than 32 px so that the coarsest level keeps at least one pixel.
 ``decode(data, layers=k)`` decodes only the first k quality layers (0 = all); ``reduce=r`` discards the r finest
-resolutions. A full decode goes through Pillow (in memory). Partial decodes go through glymur (OpenJPEG's Python
-binding; it reads files, so the bytes pass through a private temporary file): Pillow's public ``layers``
-attribute is applied only together with ``reduce``, and its ``reduce`` rounds the reduced size half up where
-OpenJPEG rounds up (301 pixels at reduce=2: 75 against OpenJPEG's 76, and the decode fails).
+resolutions (OpenJPEG's rounding: 301 pixels at reduce=2 give 76).
+
+Why glymur: it calls OpenJPEG through ctypes, which releases the GIL for the whole encode or decode, while
+Pillow's plugin holds it (its OpenJPEG streams read and write through Python callbacks): a thread encoding JPEG
+2000 through Pillow left another thread 0.30 of its Python progress (decoding: 0.58), through glymur 0.99, so
+the study's codec threads and its classifier run in parallel with JPEG 2000 work. glymur reads and writes files:
+the bytes pass through a private temporary file (in ``/dev/shm`` when it exists), a few tens of microseconds
+beside a 40 ms encode. With the same parameters both paths give the same codestream except the encoder's
+version in its COM marker (``Created by OpenJPEG version 2.5.0``), and the same pixels; every result records
+which one (``backend`` in the library versions). Pillow's plugin is used only when glymur or libopenjp2 is
+missing, and cannot decode some layers or resolutions (Pillow applies ``layers`` only together with ``reduce``
+and rounds reduced sizes differently from OpenJPEG).
 
 Rate: a target bits per pixel is met with one layer whose compression ratio is searched (continuous, starting
 from 8 * channels / bpp, OpenJPEG's rate allocation missing it by a few percent). The ``quality`` column is the
@@ -19,6 +28,16 @@ compression ratio of the last layer (larger = more compressed); NaN in ``dB`` mo
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import functools
+import itertools
+import os
+import shutil
+import struct
+import tempfile
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -40,7 +59,7 @@ def resolutions_for(width: int, height: int, wanted: int = DEFAULT_RESOLUTIONS) 
 
 class Jpeg2000Codec(Codec):
     name = "jpeg2000"
-    description = "JPEG 2000 (OpenJPEG via Pillow), irreversible 9/7, quality layers as compression ratios"
+    description = "JPEG 2000 (OpenJPEG via glymur, or Pillow), irreversible 9/7, quality layers as compression ratios"
     params = (
         Param("layers", tuple, (20.0,), "quality layers: compression ratios (decreasing) or PSNR dB targets "
               "(increasing), one per layer", key="layers", lo=1.0, hi=100000.0),
@@ -58,13 +77,19 @@ class Jpeg2000Codec(Codec):
     rate = RateControl("layers", 1.0, 100000.0, increasing=False, integer=False)
 
     def availability(self) -> tuple[bool, str]:
+        if _glymur() is not None:
+            return True, ""
         return pillow_feature("jpg_2000")
 
     def versions(self) -> dict[str, str]:
+        glymur = _glymur()
+        if glymur is not None:
+            return {"backend": "glymur", "glymur": glymur.__version__,
+                    "OpenJPEG": glymur.version.openjpeg_version}
         v = pillow_versions("jpg_2000")
         if "jpg_2000" in v:
             v["OpenJPEG"] = v.pop("jpg_2000")
-        return v
+        return {"backend": "Pillow", **v}
 
     def check_params(self, params: dict[str, Any]) -> dict[str, Any]:
         p = super().check_params(params)
@@ -104,7 +129,10 @@ class Jpeg2000Codec(Codec):
         }
 
     def _encode(self, image: np.ndarray, p: dict[str, Any]) -> bytes:
-        return pil_encode(image, "JPEG2000", **self._options(image.shape, p))
+        options = self._options(image.shape, p)
+        if _glymur() is not None:
+            return _glymur_encode(image, options)
+        return pil_encode(image, "JPEG2000", **options)
 
     def quality_of(self, params: dict[str, Any]) -> float:
         p = self.check_params(params)
@@ -124,7 +152,7 @@ class Jpeg2000Codec(Codec):
         layers, ``reduce`` > 0 halves the resolution that many times (OpenJPEG's ``-l`` and ``-r``). Bad data or a
         declared size above :func:`codeclens.max_pixels` raises :class:`codeclens.CodecError`."""
         layers, reduce = _count(layers, "layers"), _count(reduce, "reduce")
-        if layers or reduce:
+        if layers or reduce or _glymur() is not None:
             return _glymur_decode(as_bytes(data, self.name), layers, reduce)
         return pil_decode(data, "JPEG2000", self.name)
 
@@ -137,36 +165,99 @@ def _count(value: Any, name: str) -> int:
     return int(value)
 
 
-def _glymur_decode(data: bytes, layers: int, reduce: int) -> np.ndarray:
-    """The first ``layers`` quality layers (0: all) with the ``reduce`` finest resolutions discarded, decoded by
-    glymur from a private temporary file."""
-    import os
-    import struct
-    import tempfile
-
+@functools.cache
+def _glymur() -> Any:
+    """glymur when it and an OpenJPEG 2.3+ library it can call are present, else None."""
     try:
         import glymur
     except ImportError:
-        raise ImportError("decoding some layers or resolutions of a JPEG 2000 stream needs glymur and OpenJPEG "
-                          "(pip install glymur; Debian: apt install libopenjp2-7)") from None
-    suffix = ".jp2" if data[4:8] == b"jP  " else ".j2k"
-    fd, path = tempfile.mkstemp(suffix=suffix, prefix="codeclens-")
+        return None
+    version = getattr(glymur.version, "openjpeg_version", "0") or "0"
+    if tuple(int(x) for x in version.split(".")[:2] if x.isdigit()) < (2, 3):
+        return None
+    return glymur
+
+
+_SCRATCH: dict[int, str] = {}  # process id -> its private scratch directory
+
+
+def _scratch_dir() -> str:
+    """This process's private directory (mode 0700, removed at exit) for the bytes passed to and from OpenJPEG:
+    under /dev/shm (memory) when writable, else the temp directory. A forked child makes its own."""
+    pid = os.getpid()
+    path = _SCRATCH.get(pid)
+    if path is None or not os.path.isdir(path):
+        shm = "/dev/shm"
+        base = shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
+        path = _SCRATCH[pid] = tempfile.mkdtemp(prefix="codeclens-j2k-", dir=base)
+        atexit.register(_remove_scratch, pid, path)
+    return path
+
+
+def _remove_scratch(pid: int, path: str) -> None:
+    if os.getpid() == pid:  # not from a forked child: the directory is its parent's
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _scratch_file(suffix: str) -> Iterator[str]:
+    """A path in the private scratch directory that does not exist yet (unique per call, any thread); the file
+    is removed afterwards, whatever happens."""
+    path = os.path.join(_scratch_dir(), f"{threading.get_ident()}-{next(_SERIAL)}{suffix}")
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        jp2 = glymur.Jp2k(path)
-        height, width = jp2.shape[:2]  # from the codestream header (SIZ): nothing decoded yet
-        check_pixel_limit("jpeg2000", width, height, "JPEG 2000 header")
-        coded = next(seg.layers for seg in jp2.codestream.segment if hasattr(seg, "layers"))
-        jp2.layer = layers if layers < coded else 0  # glymur: 0 = every layer
-        step = 2 ** reduce
-        pixels = jp2[::step, ::step] if reduce else jp2[:]
-    except CodecError:
-        raise
-    except (OSError, RuntimeError, ValueError, IndexError, AttributeError, StopIteration, struct.error) as e:
-        raise CodecError("jpeg2000", f"cannot decode JPEG 2000 data ({len(data)} bytes): {e}") from e
+        yield path
     finally:
-        os.unlink(path)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+_SERIAL = itertools.count()
+
+
+def _glymur_encode(image: np.ndarray, options: dict[str, Any]) -> bytes:
+    """A raw J2K codestream of ``image`` with :meth:`Jpeg2000Codec._options` (Pillow's names), by glymur."""
+    glymur = _openjpeg_or_raise()
+    rates = options["quality_mode"] == "rates"
+    with _scratch_file(".j2k") as path:
+        try:
+            glymur.Jp2k(path, data=np.ascontiguousarray(image), irreversible=options["irreversible"],
+                        mct=bool(options["mct"]), cbsize=options["codeblock_size"],
+                        numres=options["num_resolutions"], prog=options["progression"],
+                        cratios=tuple(options["quality_layers"]) if rates else None,
+                        psnr=None if rates else tuple(options["quality_layers"]))
+        except (OSError, RuntimeError, ValueError) as e:
+            raise CodecError("jpeg2000", f"OpenJPEG refused to encode a {image.shape} image: {e}") from e
+        with open(path, "rb") as f:
+            return f.read()
+
+
+def _openjpeg_or_raise() -> Any:
+    glymur = _glymur()
+    if glymur is None:
+        raise ImportError("decoding some layers or resolutions of a JPEG 2000 stream needs glymur and OpenJPEG "
+                          "(pip install glymur; Debian: apt install libopenjp2-7)")
+    return glymur
+
+
+def _glymur_decode(data: bytes, layers: int, reduce: int) -> np.ndarray:
+    """The first ``layers`` quality layers (0: all) with the ``reduce`` finest resolutions discarded, decoded by
+    glymur from a private temporary file."""
+    glymur = _openjpeg_or_raise()
+    with _scratch_file(".jp2" if data[4:8] == b"jP  " else ".j2k") as path:
+        try:
+            with open(path, "wb") as f:
+                f.write(data)
+            jp2 = glymur.Jp2k(path)
+            height, width = jp2.shape[:2]  # from the codestream header (SIZ): nothing decoded yet
+            check_pixel_limit("jpeg2000", width, height, "JPEG 2000 header")
+            coded = next(seg.layers for seg in jp2.codestream.segment if hasattr(seg, "layers"))
+            jp2.layer = layers if layers < coded else 0  # glymur: 0 = every layer
+            step = 2 ** reduce
+            pixels = jp2[::step, ::step] if reduce else jp2[:]
+        except CodecError:
+            raise
+        except (OSError, RuntimeError, ValueError, IndexError, AttributeError, StopIteration, struct.error) as e:
+            raise CodecError("jpeg2000", f"cannot decode JPEG 2000 data ({len(data)} bytes): {e}") from e
     if pixels.dtype != np.uint8:
         raise CodecError("jpeg2000", f"expected 8-bit samples, got {pixels.dtype}")
     if pixels.ndim == 3 and pixels.shape[2] == 1:
