@@ -116,9 +116,10 @@ class RateControl:
     """A codec's rate capability: the parameter ``param`` searched in ``lo..hi`` for a target bits per pixel.
 
     ``increasing``: a larger value gives a larger stream (JPEG quality), false when it gives a smaller one
-    (HEVC QP, a JPEG 2000 compression ratio). ``integer``: the parameter takes whole values (searched by
-    bisection over the integers), else it is continuous (searched in log space from the codec's
-    :meth:`Codec.rate_guess`).
+    (HEVC QP, a JPEG 2000 compression ratio). ``integer``: the parameter takes whole values (a secant search over
+    the integers), else it is continuous (searched in log space). Both start from the codec's
+    :meth:`Codec.rate_guess` when it gives one. ``log_slope``: the typical d ln(bpp) / d value, when the format
+    fixes it (HEVC: the quantiser step doubles every 6 QP, so -ln 2 / 6), used for a step from a single point.
     """
 
     param: str
@@ -126,6 +127,7 @@ class RateControl:
     hi: float
     increasing: bool
     integer: bool = True
+    log_slope: float | None = None
 
 
 class Codec:
@@ -216,7 +218,7 @@ class Codec:
         return {self.rate.param: int(value) if self.rate.integer else float(value)}
 
     def rate_guess(self, shape: tuple[int, ...], bpp: float) -> float | None:
-        """A first value of a continuous rate parameter for ``bpp`` on an image of ``shape`` (None: none)."""
+        """A first value of the rate parameter for ``bpp`` on an image of ``shape`` (None: none)."""
         return None
 
     def settings(self, shape: tuple[int, ...], **params: Any) -> dict[str, Any]:

@@ -22,6 +22,7 @@ carry; the HEIF file size is recorded next to it.
 from __future__ import annotations
 
 import io
+import math
 from typing import Any
 
 import numpy as np
@@ -50,7 +51,7 @@ class HevcCodec(Codec):
     )
     quality_param = "qp"
     quality_increasing = False
-    rate = RateControl("qp", 0, 51, increasing=False)
+    rate = RateControl("qp", 0, 51, increasing=False, log_slope=-math.log(2) / 6)
     encode_errors = (ValueError, OSError, RuntimeError)  # the library reports a refused image as RuntimeError
 
     def availability(self) -> tuple[bool, str]:
@@ -73,6 +74,11 @@ class HevcCodec(Codec):
             "x265": str(info.get("encoders", {}).get("x265", "")),
             "libde265": str(info.get("decoders", {}).get("libde265", "")),
         }
+
+    def rate_guess(self, shape: tuple[int, ...], bpp: float) -> float:
+        """The QP of a typical photo at ``bpp``: about 2.9 bpp at QP 20 (the median of the embedded photos at
+        preset slow), halving every 6 QP. Only where the search starts; the search is exact whatever the photo."""
+        return 20.0 + math.log(2.9 / bpp) * 6 / math.log(2)
 
     def settings(self, shape: tuple[int, ...], **params: Any) -> dict[str, Any]:
         p = self.check_params(params)
