@@ -54,19 +54,24 @@ def snapshot(store) -> dict:
                                                    "FROM predictions")}
 
 
-def test_sigkill_then_resume_loses_and_duplicates_nothing(photo_csv, samples, tmp_path):
-    store = tmp_path / "s.sqlite"
+def kill_after(store, photo_csv, rows: int) -> None:
+    """Start a study on ``store`` and SIGKILL it once ``rows`` predictions are written (it must still be running)."""
     proc = subprocess.Popen(study_command(store, photo_csv, "--batch-size", "2", "--threads", "1",
                                           "--claim-lease", str(LEASE)),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    while count(store) < 6 and proc.poll() is None and time.monotonic() < deadline:
+    while count(store) < rows and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert proc.poll() is None, "the study finished before it could be killed: " + proc.stderr.read().decode()[-2000:]
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL
+
+
+def test_sigkill_then_resume_loses_and_duplicates_nothing(photo_csv, samples, tmp_path):
+    store = tmp_path / "s.sqlite"
+    kill_after(store, photo_csv, 6)
     before = snapshot(store)
     total = N_PHOTOS * N_SETTINGS
     assert 6 <= len(before) < total
@@ -108,16 +113,7 @@ def test_two_processes_on_one_store_split_the_work(samples, tmp_path):
 
 def test_a_killed_process_leaves_claims_that_another_takes_over(photo_csv, samples, tmp_path):
     store = tmp_path / "s.sqlite"
-    proc = subprocess.Popen(study_command(store, photo_csv, "--batch-size", "2", "--threads", "1",
-                                          "--claim-lease", str(LEASE)),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while count(store) < 3 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert proc.poll() is None, "the study finished before it could be killed: " + proc.stderr.read().decode()[-2000:]
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    proc.stderr.close()
+    kill_after(store, photo_csv, 3)
     assert count(store, "claims") >= 1  # the dead process still holds a photo
     done_before = count(store)
     out = subprocess.run(study_command(store, photo_csv, "--threads", "1", "--claim-lease", str(LEASE)),
