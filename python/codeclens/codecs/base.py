@@ -119,7 +119,8 @@ class RateControl:
     (HEVC QP, a JPEG 2000 compression ratio). ``integer``: the parameter takes whole values (a secant search over
     the integers), else it is continuous (searched in log space). Both start from the codec's
     :meth:`Codec.rate_guess` when it gives one. ``log_slope``: the typical d ln(bpp) / d value, when the format
-    fixes it (HEVC: the quantiser step doubles every 6 QP, so -ln 2 / 6), used for a step from a single point.
+    fixes it (HEVC: the quantiser step doubles every 6 QP, so -ln 2 / 6), used to extrapolate before the answer is
+    bracketed.
     """
 
     param: str

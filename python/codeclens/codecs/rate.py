@@ -60,11 +60,12 @@ def encode_at_bpp(codec: Codec, image: np.ndarray, target_bpp: float, fixed: dic
 def _integer_search(lo: float, hi: float, increasing: bool, target: float, bpp_at: Any,
                     known: Iterable[Any] = (), guess: float | None = None, log_slope: float | None = None) -> int:
     """The integer value with the largest stream whose bpp is <= target: a safeguarded secant search on log(bpp)
-    (the stream size is close to exponential in QP and smooth in a quality), which bisects once whenever a step
-    did not halve the bracket. ``known``: values already encoded (reused; their bpp guides the steps);
-    ``guess``: the first value to try when none is known; ``log_slope``: d ln(bpp) / d value, for the step from
-    a single point. Assumes bpp monotone in the parameter, as a bisection does; returns what a bisection returns
-    then, and never evaluates a value twice."""
+    (the stream size is close to exponential in QP and smooth in a quality). Until the answer is bracketed it
+    extrapolates, each step at least twice as far as the one before after the first two; once bracketed it
+    bisects whenever a step did not halve the bracket. ``known``: values already encoded (reused; their bpp
+    guides the steps); ``guess``: the first value to try when none is known; ``log_slope``: d ln(bpp) / d value,
+    the slope of the extrapolations. Assumes bpp monotone in the parameter, as a bisection does; returns what a
+    bisection returns then, and never evaluates a value twice."""
     small = int(lo) if increasing else int(hi)  # the value of the smallest stream
     step = 1 if increasing else -1  # one value towards larger streams
     n = int(hi) - int(lo)
