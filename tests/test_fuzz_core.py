@@ -79,12 +79,12 @@ def fuzz_build(tmp_path_factory) -> Path:
 
 def corpus_args(target: str) -> list[str]:
     """The dictionary and the read-only corpus folders of a target: JPEG seeds and every JPEG target's kept crash
-    inputs for the JPEG targets (a file that broke one reader is a good input for all), its own for the others."""
-    own = [REGRESSIONS / target]
+    inputs for the JPEG targets (a file that broke one reader is a good input for all); for the structured targets
+    their own seeds (a merged corpus of a fuzz run, tests/fuzz/seeds/<target>/) and kept crash inputs."""
     if target in JPEG_TARGETS:
         return [f"-dict={FUZZ / 'jpeg.dict'}", str(SEEDS), *(str(REGRESSIONS / t) for t in JPEG_TARGETS
                                                              if (REGRESSIONS / t).is_dir())]
-    return [str(d) for d in own if d.is_dir()]
+    return [str(d) for d in (FUZZ / "seeds" / target, REGRESSIONS / target) if d.is_dir()]
 
 
 def stats(log: str) -> dict[str, int]:
