@@ -34,6 +34,10 @@ from .base import Codec, Param, RateControl, as_bytes, check_pixel_limit
 STANDS_IN_FOR = "BPG (HEVC Main Still Picture), as in the 2017 report"
 
 
+#: d ln(bpp) / d QP of HEVC: the quantiser step doubles every 6 QP, so the stream about halves.
+QP_LOG_SLOPE = -math.log(2) / 6
+
+
 class HevcCodec(Codec):
     name = "hevc"
     description = "HEVC still image (x265 via libheif/pillow-heif, HEIF container), constant QP; stands in for BPG"
@@ -51,7 +55,7 @@ class HevcCodec(Codec):
     )
     quality_param = "qp"
     quality_increasing = False
-    rate = RateControl("qp", 0, 51, increasing=False, log_slope=-math.log(2) / 6)
+    rate = RateControl("qp", 0, 51, increasing=False, log_slope=QP_LOG_SLOPE)
     encode_errors = (ValueError, OSError, RuntimeError)  # the library reports a refused image as RuntimeError
 
     def availability(self) -> tuple[bool, str]:
@@ -78,7 +82,7 @@ class HevcCodec(Codec):
     def rate_guess(self, shape: tuple[int, ...], bpp: float) -> float:
         """The QP of a typical photo at ``bpp``: about 2.9 bpp at QP 20 (the median of the embedded photos at
         preset slow), halving every 6 QP. Only where the search starts; the search is exact whatever the photo."""
-        return 20.0 + math.log(2.9 / bpp) * 6 / math.log(2)
+        return 20.0 + math.log(bpp / 2.9) / QP_LOG_SLOPE
 
     def settings(self, shape: tuple[int, ...], **params: Any) -> dict[str, Any]:
         p = self.check_params(params)
