@@ -6,6 +6,7 @@ import contextlib
 import multiprocessing
 import os
 import sqlite3
+import threading
 import time
 
 import numpy as np
@@ -238,6 +239,28 @@ def test_a_locked_store_times_out_with_a_clear_error(tmp_path):
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+def test_opening_waits_for_another_transaction_to_switch_to_wal(tmp_path):
+    """A store whose creator committed its tables but has not yet switched it to WAL (two studies starting together
+    on a new store) while another process is in a transaction on it: leaving the rollback journal needs the file to
+    itself, and SQLite answers "locked" at once, without its busy wait. The open waits instead of failing."""
+    path = tmp_path / "s.sqlite"
+    Store(path).close()
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as c:
+        assert c.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another process's transaction (it holds the reserved lock)
+    release = threading.Timer(0.3, lambda: (other.execute("COMMIT"), other.close()))
+    release.start()
+    try:
+        t0 = time.monotonic()
+        with Store(path) as s:
+            assert s.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            s.add_model("m", {})
+        assert time.monotonic() - t0 >= 0.25  # it waited for the other transaction
+    finally:
+        release.join()
 
 
 def test_a_read_only_open_refuses_writes(tmp_path):

@@ -28,6 +28,7 @@ import hashlib
 import json
 import math
 import os
+import random
 import socket
 import sqlite3
 import time
@@ -256,6 +257,7 @@ class Store:
 
     def _create_or_upgrade(self, version: int | None) -> None:
         """Create the tables of a new store, or bring an older one up to SCHEMA_VERSION, in one transaction."""
+        self._use_wal()
         if version != SCHEMA_VERSION:
             with self.transaction() as c:
                 current = self._schema_version() if version is not None else None  # re-read under the lock
@@ -267,8 +269,21 @@ class Store:
                     if stmt.strip():
                         c.execute(stmt)
                 c.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
+
+    def _use_wal(self) -> None:
+        """Switch the file to WAL (a no-op once it is). Leaving the rollback journal needs the file to itself, and
+        SQLite answers "locked" at once, without its busy wait, while another process holds a lock on it (two
+        studies starting together on a new store): retried until the store's timeout."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005 + 0.02 * random.random())
 
     def _table_columns(self) -> dict[str, set[str]]:
         tables = [r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
