@@ -281,7 +281,7 @@ class Store:
                 self.conn.execute("PRAGMA journal_mode=WAL")
                 return
             except sqlite3.OperationalError as e:
-                if "locked" not in str(e) or time.monotonic() > deadline:
+                if not _is_lock_error(e) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.005 + 0.02 * random.random())
 
@@ -582,10 +582,16 @@ def _check_writable(path: Path) -> None:
         raise StoreError(f"cannot write in {folder} (a store needs its folder writable for its WAL files)")
 
 
+def _is_lock_error(error: sqlite3.OperationalError) -> bool:
+    """Whether SQLite refused for a lock another connection holds ("database is locked", "... busy")."""
+    text = str(error)
+    return "locked" in text or "busy" in text
+
+
 def _operational(path: Path, error: sqlite3.OperationalError, timeout: float) -> StoreError:
     """A StoreError for SQLite's operational errors (locks, read-only files, I/O)."""
     text = str(error)
-    if "locked" in text or "busy" in text:
+    if _is_lock_error(error):
         return StoreError(f"{path} is locked by another process (waited {timeout:g} s); try again when it is done")
     if "readonly" in text.replace(" ", "") or "read-only" in text:
         return StoreError(f"{path} cannot be written ({text})")
